@@ -1,0 +1,27 @@
+/**
+ * Refuses to deploy without `--param apiGatewayUrl=https://…`: the workers may only ever call that URL,
+ * so a stack without it is useless. Packaging offline (tests, CI) works without it.
+ */
+class RequireApiUrl {
+  constructor(serverless) {
+    this.serverless = serverless;
+    const check = () => this.check();
+    this.hooks = { 'before:deploy:deploy': check, 'before:deploy:function:initialize': check };
+  }
+
+  check() {
+    const value = this.serverless.service.provider.environment?.LOADTEST_TARGET_URL ?? '';
+    const how =
+      'pass it as: sls deploy --param apiGatewayUrl=https://<api-id>.execute-api.<region>.amazonaws.com/<path>';
+    if (!value) throw new Error(`apiGatewayUrl is not set; ${how}`);
+    let url;
+    try {
+      url = new URL(value);
+    } catch {
+      throw new Error(`apiGatewayUrl "${value}" is not an absolute URL; ${how}`);
+    }
+    if (url.protocol !== 'https:') throw new Error(`apiGatewayUrl must use https, got "${value}"; ${how}`);
+  }
+}
+
+module.exports = RequireApiUrl;

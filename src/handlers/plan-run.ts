@@ -1,0 +1,9 @@
+import { lazyRuntime, type Runtime } from '../lib/deps';
+import { type PrepareEvent, prepareRun } from '../lib/prepare';
+
+export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEvent) => {
+  const { config, clients } = runtime();
+  return prepareRun(event, { kms: clients.kms, keyAlias: config.keyAlias, stackName: config.stackName });
+};
+
+export const handler = makeHandler(lazyRuntime());

@@ -1,0 +1,38 @@
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+
+export interface ResultsStore {
+  readonly client: S3Client;
+  readonly bucket: string;
+}
+
+export const runPrefix = (runId: string): string => `runs/${runId}/`;
+export const workerSummaryKey = (runId: string, userIndex: number): string =>
+  `${runPrefix(runId)}workers/${String(userIndex).padStart(5, '0')}.json`;
+
+export async function putObject(store: ResultsStore, key: string, body: string, contentType: string): Promise<void> {
+  await store.client.send(
+    new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: body, ContentType: contentType }),
+  );
+}
+
+export const putJson = (store: ResultsStore, key: string, value: unknown): Promise<void> =>
+  putObject(store, key, JSON.stringify(value), 'application/json');
+
+export async function getJson<T>(store: ResultsStore, key: string): Promise<T> {
+  const out = await store.client.send(new GetObjectCommand({ Bucket: store.bucket, Key: key }));
+  const text = await out.Body?.transformToString('utf8');
+  return JSON.parse(text ?? 'null') as T;
+}
+
+export async function listKeys(store: ResultsStore, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await store.client.send(
+      new ListObjectsV2Command({ Bucket: store.bucket, Prefix: prefix, ContinuationToken: token }),
+    );
+    for (const item of page.Contents ?? []) if (item.Key) keys.push(item.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}

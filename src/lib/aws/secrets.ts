@@ -1,0 +1,87 @@
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { AppError, errorName } from '../errors';
+import { STACK_TAG } from './kms';
+
+/** username -> password for one shard of users. */
+export type Credentials = Record<string, string>;
+
+export const shardSecretName = (prefix: string, shard: number): string =>
+  `${prefix}shard-${String(shard).padStart(5, '0')}`;
+
+/** A shard's credentials, or undefined when the secret does not exist (yet, or any more). */
+export async function readCredentials(client: SecretsManagerClient, name: string): Promise<Credentials | undefined> {
+  try {
+    const out = await client.send(new GetSecretValueCommand({ SecretId: name }));
+    return parseCredentials(out.SecretString, name);
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return undefined;
+    throw error;
+  }
+}
+
+function parseCredentials(text: string | undefined, name: string): Credentials {
+  try {
+    const parsed: unknown = JSON.parse(text ?? '');
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      const users = (parsed as { users?: unknown }).users;
+      if (typeof users === 'object' && users !== null) return users as Credentials;
+    }
+  } catch {
+    // fall through: never echo the secret's text
+  }
+  throw new AppError('CredentialsNotFound', `secret ${name} does not hold test-user credentials`);
+}
+
+/** Stores a shard's credentials encrypted under the user set's key, creating the secret if needed. */
+export async function writeCredentials(
+  client: SecretsManagerClient,
+  params: { name: string; keyId: string; stackName: string; credentials: Credentials },
+): Promise<void> {
+  const SecretString = JSON.stringify({ users: params.credentials });
+  try {
+    await client.send(
+      new CreateSecretCommand({
+        Name: params.name,
+        KmsKeyId: params.keyId,
+        SecretString,
+        Description: 'apiloadtest test-user credentials',
+        Tags: [{ Key: STACK_TAG, Value: params.stackName }],
+      }),
+    );
+  } catch (error) {
+    if (errorName(error) !== 'ResourceExistsException') throw error;
+    await client.send(new PutSecretValueCommand({ SecretId: params.name, SecretString }));
+  }
+}
+
+/** Names of every secret under `prefix`. */
+export async function listSecretNames(client: SecretsManagerClient, prefix: string): Promise<string[]> {
+  const names: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await client.send(
+      new ListSecretsCommand({ Filters: [{ Key: 'name', Values: [prefix] }], MaxResults: 100, NextToken: token }),
+    );
+    for (const secret of page.SecretList ?? []) if (secret.Name?.startsWith(prefix)) names.push(secret.Name);
+    token = page.NextToken;
+  } while (token);
+  return names;
+}
+
+/** Deletes at once (no recovery window): test credentials are worthless after cleanup. */
+export async function deleteSecret(client: SecretsManagerClient, name: string): Promise<boolean> {
+  try {
+    await client.send(new DeleteSecretCommand({ SecretId: name, ForceDeleteWithoutRecovery: true }));
+    return true;
+  } catch (error) {
+    if (errorName(error) === 'ResourceNotFoundException') return false;
+    throw error;
+  }
+}

@@ -1,0 +1,64 @@
+import type { KMSClient } from '@aws-sdk/client-kms';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import pLimit from 'p-limit';
+import { deleteUser, listUsernames, type UserPool } from './aws/cognito';
+import { type KeyRetirement, retireUserSetKey } from './aws/kms';
+import { deleteSecret, listSecretNames } from './aws/secrets';
+import type { CleanupInput } from './input';
+import { USERNAME_PREFIX, usernameOf } from './plan';
+import { type RetryOptions, rateLimiter, withRetry } from './retry';
+
+export interface CleanupDeps {
+  readonly pool: UserPool;
+  readonly secrets: SecretsManagerClient;
+  readonly kms: KMSClient;
+  readonly secretPrefix: string;
+  readonly keyAlias: string;
+  readonly cognitoRps: number;
+  readonly retry?: RetryOptions;
+}
+
+export interface CleanupResult {
+  readonly usersDeleted: number;
+  readonly secretsDeleted: number;
+  readonly key: KeyRetirement;
+}
+
+const PARALLELISM = 8;
+
+/**
+ * Removes the test users, their secrets and the user set's key. Safe to re-run: what is already gone
+ * counts as zero. Without a number it finds every test user itself, so leftovers of any run go too.
+ */
+export async function cleanupUserSet(input: CleanupInput, deps: CleanupDeps): Promise<CleanupResult> {
+  const retry = <T>(operation: () => Promise<T>) => withRetry(operation, deps.retry);
+  const usernames =
+    input.users === undefined
+      ? await retry(() => listUsernames(deps.pool, USERNAME_PREFIX))
+      : Array.from({ length: input.users }, (_, i) => usernameOf(i));
+
+  const gate = rateLimiter(deps.cognitoRps);
+  const limit = pLimit(PARALLELISM);
+  const deleted = await Promise.all(
+    usernames.map((username) =>
+      limit(() =>
+        retry(async () => {
+          await gate();
+          return deleteUser(deps.pool, username);
+        }),
+      ),
+    ),
+  );
+
+  // Secrets go only with the whole user set: with a number, a shard may still hold other users.
+  let secretsDeleted = 0;
+  let key: KeyRetirement = { keyId: null, scheduled: false, deletionDate: null };
+  const remaining = input.users === undefined ? [] : await retry(() => listUsernames(deps.pool, USERNAME_PREFIX));
+  if (remaining.length === 0) {
+    const names = await retry(() => listSecretNames(deps.secrets, deps.secretPrefix));
+    const removed = await Promise.all(names.map((name) => limit(() => retry(() => deleteSecret(deps.secrets, name)))));
+    secretsDeleted = removed.filter(Boolean).length;
+    key = await retry(() => retireUserSetKey(deps.kms, deps.keyAlias));
+  }
+  return { usersDeleted: deleted.filter(Boolean).length, secretsDeleted, key };
+}

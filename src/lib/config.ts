@@ -1,0 +1,93 @@
+import { ConfigError } from './errors';
+
+/** Environment variable names: the only place `process.env` keys are spelled. */
+export const ENV = {
+  stackName: 'LOADTEST_STACK_NAME',
+  userPoolId: 'LOADTEST_USER_POOL_ID',
+  userPoolClientId: 'LOADTEST_USER_POOL_CLIENT_ID',
+  resultsBucket: 'LOADTEST_RESULTS_BUCKET',
+  targetUrl: 'LOADTEST_TARGET_URL',
+  cognitoWriteRps: 'LOADTEST_COGNITO_WRITE_RPS',
+} as const;
+
+/** Below Cognito's 50 RPS per account for user creation, leaving room for anything else in the account. */
+export const DEFAULT_COGNITO_WRITE_RPS = 40;
+
+export interface Config {
+  /** `<service>-<stage>`: names, tags and prefixes of everything made at run time derive from it. */
+  readonly stackName: string;
+  readonly userPoolId: string;
+  readonly userPoolClientId: string;
+  readonly resultsBucket: string;
+  /** The API under test. Execution input may vary the path, never the origin. */
+  readonly targetUrl: URL;
+  /** Alias of the user set's KMS key. */
+  readonly keyAlias: string;
+  /** Name prefix of the credential secrets (one secret per shard of users). */
+  readonly secretPrefix: string;
+  /** Cognito create/update/delete calls per second for the whole stack, split among parallel tasks. */
+  readonly cognitoWriteRps: number;
+}
+
+export const keyAliasFor = (stackName: string): string => `alias/${stackName}-test-users`;
+export const secretPrefixFor = (stackName: string): string => `${stackName}/test-users/`;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads and checks the whole configuration at once; one error lists everything missing or wrong. */
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string): string => {
+    const value = env[name]?.trim();
+    if (!value) problems.push(`${name} is not set`);
+    return value ?? '';
+  };
+  const stackName = read(ENV.stackName);
+  const userPoolId = read(ENV.userPoolId);
+  const userPoolClientId = read(ENV.userPoolClientId);
+  const resultsBucket = read(ENV.resultsBucket);
+  const target = read(ENV.targetUrl);
+  let targetUrl = new URL('http://invalid.invalid/');
+  if (target) {
+    try {
+      targetUrl = parseTargetUrl(target);
+    } catch (error) {
+      problems.push(`${ENV.targetUrl} ${(error as Error).message}`);
+    }
+  }
+  let cognitoWriteRps = DEFAULT_COGNITO_WRITE_RPS;
+  const rps = env[ENV.cognitoWriteRps]?.trim();
+  if (rps) {
+    cognitoWriteRps = Number(rps);
+    if (!Number.isFinite(cognitoWriteRps) || cognitoWriteRps <= 0) {
+      problems.push(`${ENV.cognitoWriteRps} must be a positive number, got "${rps}"`);
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
+  return {
+    stackName,
+    userPoolId,
+    userPoolClientId,
+    resultsBucket,
+    targetUrl,
+    keyAlias: keyAliasFor(stackName),
+    secretPrefix: secretPrefixFor(stackName),
+    cognitoWriteRps,
+  };
+}
+
+/** An absolute http(s) URL without credentials, query or fragment. */
+export function parseTargetUrl(value: string): URL {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new Error(`must be an absolute URL, got "${value}"`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new Error(`must use http or https, got "${url.protocol.replace(':', '')}"`);
+  }
+  if (url.username || url.password) throw new Error('must not carry credentials');
+  if (url.search || url.hash) throw new Error('must not carry a query string or fragment');
+  return url;
+}

@@ -1,0 +1,43 @@
+/**
+ * Typed errors. Names are string literals (minifiers rename classes) and are the same strings the
+ * state machines match in `ErrorEquals`, so a Lambda failure can be routed by its name.
+ */
+export type ErrorName =
+  | 'InvalidInput'
+  | 'ConfigError'
+  | 'ProvisioningFailed'
+  | 'CredentialsNotFound'
+  | 'LoginFailed'
+  | 'ResultsIncomplete'
+  | 'CleanupFailed';
+
+export class AppError extends Error {
+  override readonly name: ErrorName;
+
+  constructor(name: ErrorName, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = name;
+  }
+}
+
+/** Bad execution input: `field` is the dotted path of the offending field. */
+export class InvalidInputError extends AppError {
+  readonly field: string;
+
+  constructor(field: string, reason: string) {
+    super('InvalidInput', `${field}: ${reason}`);
+    this.field = field;
+  }
+}
+
+export class ConfigError extends AppError {
+  constructor(message: string) {
+    super('ConfigError', message);
+  }
+}
+
+export const isAppError = (error: unknown): error is AppError => error instanceof AppError;
+
+/** The name of an AWS SDK (or any) error, for matching codes such as `UsernameExistsException`. */
+export const errorName = (error: unknown): string =>
+  error instanceof Error ? error.name : typeof error === 'string' ? error : 'UnknownError';

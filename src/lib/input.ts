@@ -1,0 +1,227 @@
+import { InvalidInputError } from './errors';
+
+/** Hard limits, each tied to a quota (DESIGN §6). */
+export const LIMITS = {
+  /** 10,000 users ≈ 200 s of Cognito user creation at 50 RPS; more is refused rather than throttled for an hour. */
+  maxUsers: 10_000,
+  /** Lambda runs 15 min at most; a user's calls must fit in one invocation. */
+  maxCallsPerUser: 100_000,
+  /** Lambda allows 1,024 file descriptors: one connection per in-flight request, with headroom. */
+  maxConcurrencyPerUser: 256,
+  maxTimeoutMs: 60_000,
+  maxStartDelaySeconds: 600,
+  maxHeaderBytes: 8_192,
+  maxBodyBytes: 64 * 1024,
+} as const;
+
+export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export interface RequestSpec {
+  readonly method: HttpMethod;
+  /** Path (and query) appended to the target URL's path. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: string | null;
+  readonly timeoutMs: number;
+}
+
+export interface Thresholds {
+  readonly p95Ms?: number;
+  readonly p99Ms?: number;
+  /** Failed requests / total, 0..1. */
+  readonly maxErrorRate?: number;
+  readonly minThroughputRps?: number;
+}
+
+export interface RunInput {
+  readonly users: number;
+  readonly callsPerUser: number;
+  readonly concurrencyPerUser: number;
+  readonly startDelaySeconds: number;
+  readonly request: RequestSpec;
+  readonly thresholds: Thresholds;
+}
+
+export interface CleanupInput {
+  /** Delete `loadtestuser0..N-1`; undefined means every test user of the stack. */
+  readonly users: number | undefined;
+}
+
+export const DEFAULTS = {
+  concurrencyPerUser: 1,
+  startDelaySeconds: 5,
+  method: 'GET' as HttpMethod,
+  path: '',
+  timeoutMs: 10_000,
+};
+
+type Json = unknown;
+
+const isObject = (value: Json): value is Record<string, Json> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Reads an integer given as a number or a decimal string (the seed sends strings). */
+export function readInteger(value: Json, field: string, { min, max }: { min: number; max: number }): number {
+  let parsed: number;
+  if (typeof value === 'number') parsed = value;
+  else if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) parsed = Number(value);
+  else throw new InvalidInputError(field, `must be a whole number, got ${describe(value)}`);
+  if (!Number.isSafeInteger(parsed))
+    throw new InvalidInputError(field, `must be a whole number, got ${describe(value)}`);
+  if (parsed < min || parsed > max) {
+    throw new InvalidInputError(field, `must be between ${min} and ${max}, got ${parsed}`);
+  }
+  return parsed;
+}
+
+function readNumber(value: Json, field: string, { min, max }: { min: number; max: number }): number {
+  const parsed = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  if (typeof parsed !== 'number' || !Number.isFinite(parsed)) {
+    throw new InvalidInputError(field, `must be a number, got ${describe(value)}`);
+  }
+  if (parsed < min || parsed > max)
+    throw new InvalidInputError(field, `must be between ${min} and ${max}, got ${parsed}`);
+  return parsed;
+}
+
+function describe(value: Json): string {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
+function readSection(input: Record<string, Json>, field: string): Record<string, Json> {
+  const value = input[field];
+  if (value === undefined || value === null) return {};
+  if (!isObject(value)) throw new InvalidInputError(field, `must be an object, got ${describe(value)}`);
+  return value;
+}
+
+function rejectUnknown(section: Record<string, Json>, prefix: string, known: readonly string[]): void {
+  for (const key of Object.keys(section)) {
+    if (!known.includes(key)) {
+      throw new InvalidInputError(`${prefix}${key}`, `is not a known field (known: ${known.join(', ')})`);
+    }
+  }
+}
+
+/** Validates `createUsersAndFanOut` input (seed-compatible) into a typed, defaulted RunInput. */
+export function parseRunInput(raw: Json): RunInput {
+  if (!isObject(raw)) throw new InvalidInputError('input', `must be a JSON object, got ${describe(raw)}`);
+  rejectUnknown(raw, '', ['users', 'request', 'thresholds']);
+  if (raw.users === undefined)
+    throw new InvalidInputError(
+      'users',
+      'is required, e.g. {"users":{"NumberOfUsers":"10","NumberOfCallsPerUser":"20"}}',
+    );
+  const users = readSection(raw, 'users');
+  rejectUnknown(users, 'users.', ['NumberOfUsers', 'NumberOfCallsPerUser', 'ConcurrencyPerUser', 'StartDelaySeconds']);
+  const request = readSection(raw, 'request');
+  rejectUnknown(request, 'request.', ['method', 'path', 'headers', 'body', 'timeoutMs']);
+  const thresholds = readSection(raw, 'thresholds');
+  rejectUnknown(thresholds, 'thresholds.', ['p95Ms', 'p99Ms', 'maxErrorRate', 'minThroughputRps']);
+
+  return {
+    users: readInteger(users.NumberOfUsers, 'users.NumberOfUsers', { min: 1, max: LIMITS.maxUsers }),
+    callsPerUser: readInteger(users.NumberOfCallsPerUser, 'users.NumberOfCallsPerUser', {
+      min: 1,
+      max: LIMITS.maxCallsPerUser,
+    }),
+    concurrencyPerUser:
+      users.ConcurrencyPerUser === undefined
+        ? DEFAULTS.concurrencyPerUser
+        : readInteger(users.ConcurrencyPerUser, 'users.ConcurrencyPerUser', {
+            min: 1,
+            max: LIMITS.maxConcurrencyPerUser,
+          }),
+    startDelaySeconds:
+      users.StartDelaySeconds === undefined
+        ? DEFAULTS.startDelaySeconds
+        : readInteger(users.StartDelaySeconds, 'users.StartDelaySeconds', { min: 0, max: LIMITS.maxStartDelaySeconds }),
+    request: parseRequest(request),
+    thresholds: parseThresholds(thresholds),
+  };
+}
+
+function parseRequest(section: Record<string, Json>): RequestSpec {
+  const method = section.method === undefined ? DEFAULTS.method : String(section.method).toUpperCase();
+  if (!(HTTP_METHODS as readonly string[]).includes(method)) {
+    throw new InvalidInputError(
+      'request.method',
+      `must be one of ${HTTP_METHODS.join(', ')}, got ${describe(section.method)}`,
+    );
+  }
+  let path = DEFAULTS.path;
+  if (section.path !== undefined) {
+    if (typeof section.path !== 'string')
+      throw new InvalidInputError('request.path', `must be a string, got ${describe(section.path)}`);
+    // A path, never an origin: the deployed workers may only call the configured API.
+    if (!/^\/[^\s#]*$/.test(section.path) || section.path.startsWith('//') || section.path.includes('..')) {
+      throw new InvalidInputError(
+        'request.path',
+        'must start with "/" and hold no spaces, "#", "//" prefix or ".." (it is appended to the target URL)',
+      );
+    }
+    path = section.path;
+  }
+  const headers: Record<string, string> = {};
+  if (section.headers !== undefined) {
+    if (!isObject(section.headers))
+      throw new InvalidInputError('request.headers', `must be an object of strings, got ${describe(section.headers)}`);
+    let size = 0;
+    for (const [name, value] of Object.entries(section.headers)) {
+      const field = `request.headers.${name}`;
+      if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new InvalidInputError(field, 'is not a valid header name');
+      if (typeof value !== 'string' || /[\r\n]/.test(value))
+        throw new InvalidInputError(field, 'must be a single-line string');
+      const lower = name.toLowerCase();
+      if (['authorization', 'host', 'content-length', 'connection', 'transfer-encoding'].includes(lower)) {
+        throw new InvalidInputError(field, 'is set by the worker and cannot be overridden');
+      }
+      size += name.length + value.length;
+      headers[lower] = value;
+    }
+    if (size > LIMITS.maxHeaderBytes)
+      throw new InvalidInputError('request.headers', `must total at most ${LIMITS.maxHeaderBytes} bytes`);
+  }
+  let body: string | null = null;
+  if (section.body !== undefined && section.body !== null) {
+    body = typeof section.body === 'string' ? section.body : JSON.stringify(section.body);
+    if (Buffer.byteLength(body) > LIMITS.maxBodyBytes)
+      throw new InvalidInputError('request.body', `must be at most ${LIMITS.maxBodyBytes} bytes`);
+    if (method === 'GET' || method === 'HEAD')
+      throw new InvalidInputError('request.body', `cannot be sent with ${method}`);
+    if (typeof section.body !== 'string' && headers['content-type'] === undefined)
+      headers['content-type'] = 'application/json';
+  }
+  const timeoutMs =
+    section.timeoutMs === undefined
+      ? DEFAULTS.timeoutMs
+      : readInteger(section.timeoutMs, 'request.timeoutMs', { min: 1, max: LIMITS.maxTimeoutMs });
+  return { method: method as HttpMethod, path, headers, body, timeoutMs };
+}
+
+function parseThresholds(section: Record<string, Json>): Thresholds {
+  const out: { -readonly [K in keyof Thresholds]: number } = {};
+  if (section.p95Ms !== undefined)
+    out.p95Ms = readNumber(section.p95Ms, 'thresholds.p95Ms', { min: 0, max: 3_600_000 });
+  if (section.p99Ms !== undefined)
+    out.p99Ms = readNumber(section.p99Ms, 'thresholds.p99Ms', { min: 0, max: 3_600_000 });
+  if (section.maxErrorRate !== undefined)
+    out.maxErrorRate = readNumber(section.maxErrorRate, 'thresholds.maxErrorRate', { min: 0, max: 1 });
+  if (section.minThroughputRps !== undefined)
+    out.minThroughputRps = readNumber(section.minThroughputRps, 'thresholds.minThroughputRps', { min: 0, max: 1e9 });
+  return out;
+}
+
+/** Validates `deleteTestUsers` input: `{}` or the seed's `{"NumberOfUsers":"100"}` (also under `users`). */
+export function parseCleanupInput(raw: Json): CleanupInput {
+  if (raw === undefined || raw === null) return { users: undefined };
+  if (!isObject(raw)) throw new InvalidInputError('input', `must be a JSON object, got ${describe(raw)}`);
+  const nested = isObject(raw.users) ? raw.users : undefined;
+  const value = raw.NumberOfUsers ?? nested?.NumberOfUsers;
+  const field = raw.NumberOfUsers !== undefined ? 'NumberOfUsers' : 'users.NumberOfUsers';
+  if (value === undefined) return { users: undefined };
+  return { users: readInteger(value, field, { min: 1, max: LIMITS.maxUsers }) };
+}

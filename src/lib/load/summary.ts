@@ -1,0 +1,66 @@
+/** Counters a worker keeps while it sends requests, and that the aggregate adds up. */
+export interface Counters {
+  total: number;
+  ok: number;
+  failed: number;
+  /** HTTP status code -> count, for every response received. */
+  statusCodes: Record<string, number>;
+  /** Transport error name (ECONNRESET, timeout, …) -> count, for requests that got no response. */
+  errors: Record<string, number>;
+  /** Epoch second -> [completed, failed]: the per-second timeline. */
+  timeline: Record<string, [number, number]>;
+}
+
+export const newCounters = (): Counters => ({ total: 0, ok: 0, failed: 0, statusCodes: {}, errors: {}, timeline: {} });
+
+/** 2xx and 3xx are successes; everything else, with transport errors, is a failure (DESIGN §4). */
+export const isOkStatus = (status: number): boolean => status >= 200 && status < 400;
+
+const bump = (map: Record<string, number>, key: string, by = 1): void => {
+  map[key] = (map[key] ?? 0) + by;
+};
+
+export function countOutcome(counters: Counters, outcome: { status?: number; error?: string }, at: number): void {
+  const ok = outcome.status !== undefined && isOkStatus(outcome.status);
+  counters.total++;
+  if (ok) counters.ok++;
+  else counters.failed++;
+  if (outcome.status !== undefined) bump(counters.statusCodes, String(outcome.status));
+  else bump(counters.errors, outcome.error ?? 'unknown');
+  const second = String(Math.floor(at / 1000));
+  const slot = counters.timeline[second] ?? [0, 0];
+  slot[0]++;
+  if (!ok) slot[1]++;
+  counters.timeline[second] = slot;
+}
+
+export function addCounters(into: Counters, from: Counters): void {
+  into.total += from.total;
+  into.ok += from.ok;
+  into.failed += from.failed;
+  for (const [code, n] of Object.entries(from.statusCodes)) bump(into.statusCodes, code, n);
+  for (const [name, n] of Object.entries(from.errors)) bump(into.errors, name, n);
+  for (const [second, [n, failed]] of Object.entries(from.timeline)) {
+    const slot = into.timeline[second] ?? [0, 0];
+    slot[0] += n;
+    slot[1] += failed;
+    into.timeline[second] = slot;
+  }
+}
+
+/** What each worker writes to the results bucket. */
+export interface WorkerSummary {
+  readonly version: 1;
+  readonly runId: string;
+  readonly userIndex: number;
+  readonly username: string;
+  readonly counters: Counters;
+  /** HDR histogram of response latencies in µs, compressed and base64-encoded. */
+  readonly histogram: string;
+  /** Epoch ms of the first request sent and the last response received. */
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  /** How late after the start barrier this worker began (ms; 0 when on time). */
+  readonly lateStartMs: number;
+  readonly tokenRefreshes: number;
+}

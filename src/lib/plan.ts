@@ -1,0 +1,78 @@
+import type { RequestSpec, RunInput, Thresholds } from './input';
+
+/** Users whose credentials share one secret and one provisioning task (a secret holds ≤ 64 KiB). */
+export const USERS_PER_SHARD = 100;
+/**
+ * Users per fan-out group: one Distributed Map child runs an inline Map over its group, and an inline
+ * Map runs at most 40 iterations at once, so a group of 40 keeps every user of a group running together.
+ */
+export const USERS_PER_GROUP = 40;
+
+export const USERNAME_PREFIX = 'loadtestuser';
+export const usernameOf = (index: number): string => `${USERNAME_PREFIX}${index}`;
+export const shardOf = (userIndex: number): number => Math.floor(userIndex / USERS_PER_SHARD);
+
+/** An inclusive range of user indices. */
+export interface Range {
+  readonly from: number;
+  readonly to: number;
+}
+
+export interface Shard extends Range {
+  readonly shard: number;
+}
+
+/** What every worker needs, identical for all of them (so it is stated once, not per user). */
+export interface WorkerSettings {
+  readonly runId: string;
+  readonly callsPerUser: number;
+  readonly concurrencyPerUser: number;
+  readonly startDelaySeconds: number;
+  readonly request: RequestSpec;
+}
+
+/** The compact plan carried in state: ranges, never per-user lists (Step Functions caps state at 256 KiB). */
+export interface RunPlan {
+  readonly runId: string;
+  readonly users: number;
+  readonly callsPerUser: number;
+  readonly keyId: string;
+  readonly shards: readonly Shard[];
+  readonly groups: readonly Range[];
+  readonly worker: WorkerSettings;
+  readonly thresholds: Thresholds;
+}
+
+export function splitRange(count: number, size: number): Range[] {
+  const out: Range[] = [];
+  for (let from = 0; from < count; from += size) out.push({ from, to: Math.min(from + size, count) - 1 });
+  return out;
+}
+
+export function buildPlan(input: RunInput, runId: string, keyId: string): RunPlan {
+  return {
+    runId,
+    users: input.users,
+    callsPerUser: input.callsPerUser,
+    keyId,
+    shards: splitRange(input.users, USERS_PER_SHARD).map((range, shard) => ({ shard, ...range })),
+    groups: splitRange(input.users, USERS_PER_GROUP),
+    worker: {
+      runId,
+      callsPerUser: input.callsPerUser,
+      concurrencyPerUser: input.concurrencyPerUser,
+      startDelaySeconds: input.startDelaySeconds,
+      request: input.request,
+    },
+    thresholds: input.thresholds,
+  };
+}
+
+/** Execution names become S3 key prefixes: keep them to a safe alphabet. */
+export function runIdFrom(executionName: string): string {
+  const cleaned = executionName.replace(/[^A-Za-z0-9_-]/g, '-').slice(0, 80);
+  return cleaned || `run-${Date.now()}`;
+}
+
+/** The Provision Map's MaxConcurrency in stepfunctions/create-users-and-fan-out.asl.yml (a config test checks). */
+export const PROVISION_PARALLEL_SHARDS = 5;

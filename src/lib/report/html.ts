@@ -1,0 +1,40 @@
+import type { Report } from './report';
+
+const escapeHtml = (text: string): string =>
+  text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
+
+const row = (label: string, value: string | number): string =>
+  `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(String(value))}</td></tr>`;
+
+/** A standalone page (no scripts, no external assets): the report plus an SVG throughput chart. */
+export function renderHtml(report: Report): string {
+  const { latencyMs: l, requests: r } = report;
+  const verdict = report.thresholds.passed ? 'PASSED' : 'FAILED';
+  const maxRps = Math.max(1, ...report.timeline.map((t) => t.requests));
+  const width = Math.max(1, report.timeline.length) * 12;
+  const bars = report.timeline
+    .map((t, i) => {
+      const h = Math.round((t.requests / maxRps) * 100);
+      const fh = Math.round((t.failed / maxRps) * 100);
+      return `<rect x="${i * 12}" y="${100 - h}" width="10" height="${h}" fill="#4a7"/><rect x="${i * 12}" y="${100 - fh}" width="10" height="${fh}" fill="#c44"/>`;
+    })
+    .join('');
+  const table = (entries: Record<string, number>) =>
+    Object.entries(entries)
+      .map(([k, v]) => row(k, v))
+      .join('') || row('none', 0);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>apiloadtest ${escapeHtml(report.runId)}</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}th,td{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left}td{font-variant-numeric:tabular-nums}.PASSED{color:#2a7}.FAILED{color:#c22}</style>
+</head><body>
+<h1>apiloadtest report <span class="${verdict}">${verdict}</span></h1>
+<table>${row('run', report.runId)}${row('target', report.target)}${row('users', report.users)}${row('calls per user', report.callsPerUser)}${row('started', report.startedAt)}${row('finished', report.finishedAt)}${row('duration (s)', report.durationSeconds)}${row('throughput (req/s)', report.throughputRps)}</table>
+<h2>Requests</h2><table>${row('total', r.total)}${row('ok', r.ok)}${row('failed', r.failed)}</table>
+<h2>Latency (ms)</h2><table>${row('min', l.min)}${row('mean', l.mean)}${row('p50', l.p50)}${row('p90', l.p90)}${row('p95', l.p95)}${row('p99', l.p99)}${row('max', l.max)}</table>
+<h2>Status codes</h2><table>${table(report.statusCodes)}</table>
+<h2>Transport errors</h2><table>${table(report.errors)}</table>
+<h2>Thresholds</h2><ul>${report.thresholds.failures.map((f) => `<li>${escapeHtml(f.message)}</li>`).join('') || '<li>none failed</li>'}</ul>
+<h2>Requests per second</h2><svg width="${width}" height="100" viewBox="0 0 ${width} 100" role="img" aria-label="requests per second">${bars}</svg>
+</body></html>
+`;
+}
