@@ -121,6 +121,7 @@ const serverlessConfiguration = {
       LOADTEST_RESULTS_BUCKET: { Ref: 'ResultsBucket' },
       // Empty when packaging offline; sls/require-api-url.js refuses to deploy without it.
       LOADTEST_TARGET_URL: '${param:apiGatewayUrl, ""}',
+      LOADTEST_COGNITO_WRITE_RPS: '${param:cognitoWriteRps, "40"}',
       NODE_OPTIONS: '--enable-source-maps',
     },
     iam: { role: { statements: iamStatements } },

@@ -1,0 +1,150 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CreateUserPoolClientCommand,
+  CreateUserPoolCommand,
+  type CreateUserPoolCommandInput,
+  type CreateUserPoolClientCommandInput,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
+import { readYaml } from '../../sls/definitions';
+import { type AwsClients, createClients } from '../lib/aws/clients';
+import { ENV, type Env } from '../lib/config';
+import { type CognitoLocal, startCognitoLocal } from './cognito-local';
+import { KmsSecretsEmulator } from './kms-secrets-emulator';
+import { freePort } from './ports';
+
+export const LOCAL_STAGE = 'local';
+export const LOCAL_STACK = `apiloadtest-${LOCAL_STAGE}`;
+// s3rver accepts only these; the other emulators accept anything.
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+const REGION = 'us-east-1';
+
+/** What `resources/` would have created, made in the emulators from the same settings. */
+export interface LocalStack {
+  readonly userPoolId: string;
+  readonly clientId: string;
+  readonly bucket: string;
+  /** Issuer and JWKS of the pool, as an API Gateway JWT authorizer would be configured. */
+  readonly issuer: string;
+  readonly jwksUrl: string;
+}
+
+export interface LocalEnvironment {
+  readonly workDir: string;
+  readonly endpoints: { cognito: string; s3: string; kms: string; secrets: string };
+  readonly clients: AwsClients;
+  readonly kmsSecrets: KmsSecretsEmulator;
+  readonly stack: LocalStack;
+  /** PIDs of child processes this environment started (cognito-local). */
+  readonly pids: readonly number[];
+  /** The handlers' environment, with the same keys serverless.ts gives the Lambdas. */
+  handlerEnv(targetUrl: string): Env;
+  stop(): Promise<void>;
+}
+
+interface CfnResource {
+  Type: string;
+  Properties: Record<string, unknown>;
+}
+
+/** Resolves the `${self:service}-${sls:stage}` style strings of resources/*.yml for the local stage. */
+const localize = (value: unknown): unknown =>
+  typeof value === 'string'
+    ? value.replace(/\$\{self:service\}/g, 'apiloadtest').replace(/\$\{sls:stage\}/g, LOCAL_STAGE)
+    : value;
+
+async function deployStack(clients: AwsClients, cognitoEndpoint: string): Promise<LocalStack> {
+  const resources = readYaml<{ Resources: Record<string, CfnResource> }>('resources/cognito.yml').Resources;
+  const pool = resources.UserPool?.Properties ?? {};
+  const client = resources.UserPoolClient?.Properties ?? {};
+  const created = await clients.cognito.send(
+    new CreateUserPoolCommand({
+      PoolName: String(localize(pool.UserPoolName)),
+      AdminCreateUserConfig: pool.AdminCreateUserConfig as CreateUserPoolCommandInput['AdminCreateUserConfig'],
+      MfaConfiguration: pool.MfaConfiguration as CreateUserPoolCommandInput['MfaConfiguration'],
+      Policies: pool.Policies as CreateUserPoolCommandInput['Policies'],
+      UsernameConfiguration: pool.UsernameConfiguration as CreateUserPoolCommandInput['UsernameConfiguration'],
+    }),
+  );
+  const userPoolId = created.UserPool?.Id;
+  if (!userPoolId) throw new Error('cognito-local created no user pool');
+  const appClient = await clients.cognito.send(
+    new CreateUserPoolClientCommand({
+      UserPoolId: userPoolId,
+      ClientName: String(localize(client.ClientName)),
+      GenerateSecret: client.GenerateSecret as boolean,
+      ExplicitAuthFlows: client.ExplicitAuthFlows as CreateUserPoolClientCommandInput['ExplicitAuthFlows'],
+      AccessTokenValidity: client.AccessTokenValidity as number,
+      IdTokenValidity: client.IdTokenValidity as number,
+      RefreshTokenValidity: client.RefreshTokenValidity as number,
+      TokenValidityUnits: client.TokenValidityUnits as CreateUserPoolClientCommandInput['TokenValidityUnits'],
+    }),
+  );
+  const clientId = appClient.UserPoolClient?.ClientId;
+  if (!clientId) throw new Error('cognito-local created no app client');
+  const bucket = `${LOCAL_STACK}-results`;
+  await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  const issuer = `${cognitoEndpoint}/${userPoolId}`;
+  return { userPoolId, clientId, bucket, issuer, jwksUrl: `${issuer}/.well-known/jwks.json` };
+}
+
+/**
+ * Starts the emulators on free loopback ports and creates the stack's resources in them. Everything
+ * lives in a temporary directory that stop() removes; stop() is safe to call more than once.
+ */
+export async function startLocalEnvironment(): Promise<LocalEnvironment> {
+  const workDir = mkdtempSync(join(tmpdir(), 'apiloadtest-'));
+  const stops: (() => Promise<void>)[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const fn of stops.reverse()) await fn().catch(() => undefined);
+    rmSync(workDir, { recursive: true, force: true });
+  };
+  try {
+    const kmsSecrets = new KmsSecretsEmulator();
+    const kmsEndpoint = await kmsSecrets.start();
+    stops.push(() => kmsSecrets.stop());
+
+    const s3Port = await freePort();
+    const s3 = new S3rver({ address: '127.0.0.1', port: s3Port, silent: true, directory: join(workDir, 's3') });
+    await s3.run();
+    stops.push(() => s3.close());
+    const s3Endpoint = `http://127.0.0.1:${s3Port}`;
+
+    const cognito: CognitoLocal = await startCognitoLocal(join(workDir, 'cognito'));
+    stops.push(() => cognito.stop());
+
+    const endpoints = { cognito: cognito.endpoint, s3: s3Endpoint, kms: kmsEndpoint, secrets: kmsEndpoint };
+    const clients = createClients({ region: REGION, credentials: CREDENTIALS, endpoints });
+    stops.push(async () => {
+      for (const c of Object.values(clients)) c.destroy();
+    });
+    const stack = await deployStack(clients, cognito.endpoint);
+    return {
+      workDir,
+      endpoints,
+      clients,
+      kmsSecrets,
+      stack,
+      pids: [cognito.pid],
+      handlerEnv: (targetUrl) => ({
+        [ENV.stackName]: LOCAL_STACK,
+        [ENV.userPoolId]: stack.userPoolId,
+        [ENV.userPoolClientId]: stack.clientId,
+        [ENV.resultsBucket]: stack.bucket,
+        [ENV.targetUrl]: targetUrl,
+        // Emulators answer as fast as we ask; the cloud default protects Cognito's account quota.
+        [ENV.cognitoWriteRps]: '500',
+      }),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}

@@ -1,0 +1,154 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { getJson, runPrefix } from '../lib/aws/results';
+import type { CleanupResult } from '../lib/cleanup';
+import { createRuntime } from '../lib/deps';
+import type { Report } from '../lib/report/report';
+import { type LocalEnvironment, startLocalEnvironment } from './environment';
+import { JwtVerifier } from './jwt-verifier';
+import { type SampleApi, startSampleApi } from './sample-api';
+import { type ExecutionFailure, type InvocationEvent, runStateMachine } from './workflow-runner';
+
+export interface LocalRunOptions {
+  readonly users: number;
+  readonly calls: number;
+  readonly concurrency?: number;
+  readonly startDelaySeconds?: number;
+  /** Any loopback URL; the sample protected API when absent. */
+  readonly target?: string;
+  readonly thresholds?: Record<string, number>;
+  readonly request?: Record<string, unknown>;
+  /** Skip deleteTestUsers. */
+  readonly keep?: boolean;
+  readonly onProgress?: (progress: Progress) => void;
+  /** Called once the environment is up, before the workflows run (tests inject faults here). */
+  readonly onReady?: (environment: LocalEnvironment) => void | Promise<void>;
+}
+
+export interface Progress {
+  phase: 'starting' | 'planning' | 'provisioning' | 'load' | 'aggregating' | 'cleanup' | 'done';
+  users: number;
+  usersProvisioned: number;
+  workersStarted: number;
+  workersFinished: number;
+  requestsDone: number;
+  /** Responses and errors in the last second. */
+  currentRps: number;
+}
+
+export interface LocalRunResult {
+  readonly runId: string;
+  readonly target: string;
+  /** The full report.json, when the run got as far as Aggregate. */
+  readonly report: Report | undefined;
+  readonly failure: ExecutionFailure | undefined;
+  readonly cleanup: CleanupResult | undefined;
+  readonly cleanupFailure: ExecutionFailure | undefined;
+  /** What the sample API saw (absent with --target). */
+  readonly api: SampleApi['stats'] | undefined;
+}
+
+/** Counts load responses as they happen, through undici's diagnostics channels (no hooks in the engine). */
+function watchRequests(origin: string, onDone: () => void): () => void {
+  const done = (message: unknown) => {
+    if ((message as { request?: { origin?: unknown } }).request?.origin === origin) onDone();
+  };
+  // headers = a response started; error = a transport error. One of the two ends every request.
+  subscribe('undici:request:headers', done);
+  subscribe('undici:request:error', done);
+  return () => {
+    unsubscribe('undici:request:headers', done);
+    unsubscribe('undici:request:error', done);
+  };
+}
+
+/**
+ * The embedded default: emulators, local stack, sample API, then `createUsersAndFanOut` and
+ * `deleteTestUsers` from their ASL with the real handlers. Everything started here is stopped here.
+ */
+export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
+  const progress: Progress = {
+    phase: 'starting',
+    users: options.users,
+    usersProvisioned: 0,
+    workersStarted: 0,
+    workersFinished: 0,
+    requestsDone: 0,
+    currentRps: 0,
+  };
+  const emit = () => options.onProgress?.({ ...progress });
+  emit();
+  const environment = await startLocalEnvironment();
+  let api: SampleApi | undefined;
+  let stopWatching = () => {};
+  const recent: number[] = [];
+  const ticker = setInterval(() => {
+    const cutoff = Date.now() - 1000;
+    while (recent.length > 0 && (recent[0] ?? 0) < cutoff) recent.shift();
+    progress.currentRps = recent.length;
+    emit();
+  }, 250);
+  try {
+    const { stack } = environment;
+    if (!options.target) {
+      api = await startSampleApi(new JwtVerifier({ issuer: stack.issuer, audience: stack.clientId, jwksUrl: stack.jwksUrl }));
+    }
+    const target = options.target ?? api?.url ?? '';
+    stopWatching = watchRequests(new URL(target).origin, () => {
+      progress.requestsDone++;
+      recent.push(Date.now());
+    });
+    await options.onReady?.(environment);
+    const runtime = createRuntime(environment.handlerEnv(target), environment.clients);
+    const onInvoke = (event: InvocationEvent) => {
+      if (event.functionKey === 'planRun' && event.phase === 'start') progress.phase = 'planning';
+      if (event.functionKey === 'provisionUsers') {
+        progress.phase = 'provisioning';
+        if (event.phase === 'end') {
+          const out = event.output as { created: number; reused: number };
+          progress.usersProvisioned += out.created + out.reused;
+        }
+      }
+      if (event.functionKey === 'runWorker') {
+        progress.phase = 'load';
+        if (event.phase === 'start') progress.workersStarted++;
+        else progress.workersFinished++;
+      }
+      if (event.functionKey === 'aggregateResults') progress.phase = 'aggregating';
+      if (event.functionKey === 'deleteTestUsers') progress.phase = 'cleanup';
+      emit();
+    };
+    const runId = `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    const input = {
+      users: {
+        NumberOfUsers: options.users,
+        NumberOfCallsPerUser: options.calls,
+        ConcurrencyPerUser: options.concurrency,
+        StartDelaySeconds: options.startDelaySeconds ?? 1,
+      },
+      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+      ...(options.request ? { request: options.request } : {}),
+    };
+    const outcome = await runStateMachine('createUsersAndFanOut', input, { runtime: () => runtime, executionName: runId, onInvoke });
+    const failure = outcome.status === 'FAILED' ? { error: outcome.error, cause: outcome.cause } : undefined;
+    // report.json exists whenever Aggregate ran, including when thresholds failed.
+    let report: Report | undefined;
+    if (outcome.status === 'SUCCEEDED' || outcome.error === 'ThresholdsFailed') {
+      report = await getJson<Report>(runtime.results, `${runPrefix(runId)}report.json`);
+    }
+    let cleanup: CleanupResult | undefined;
+    let cleanupFailure: ExecutionFailure | undefined;
+    if (!options.keep) {
+      const removed = await runStateMachine('deleteTestUsers', {}, { runtime: () => runtime, executionName: `${runId}-cleanup`, onInvoke });
+      if (removed.status === 'SUCCEEDED') cleanup = removed.output as CleanupResult;
+      else cleanupFailure = { error: removed.error, cause: removed.cause };
+    }
+    progress.phase = 'done';
+    emit();
+    return { runId, target, report, failure, cleanup, cleanupFailure, api: api?.stats };
+  } finally {
+    clearInterval(ticker);
+    stopWatching();
+    await api?.stop();
+    await environment.stop();
+  }
+}

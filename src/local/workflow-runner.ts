@@ -1,0 +1,166 @@
+import { join } from 'node:path';
+import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
+import { readYaml, ROOT, STATE_MACHINE_FILES, type StateMachineKey } from '../../sls/definitions';
+import { type FunctionKey, functionByLogicalId, functions } from '../../sls/functions';
+import type { Runtime } from '../lib/deps';
+
+// aws-local-stepfunctions 3.x calls Promise.withResolvers, which Node 20 lacks.
+if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function') {
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: <T>() => {
+      let resolve!: (value: T | PromiseLike<T>) => void;
+      let reject!: (reason?: unknown) => void;
+      const promise = new Promise<T>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      return { promise, resolve, reject };
+    },
+  });
+}
+
+type Json = unknown;
+type Handler = (event: Json) => Promise<Json>;
+type HandlerModule = { makeHandler: (runtime: () => Runtime) => Handler };
+
+interface TaskBinding {
+  readonly state: string;
+  readonly functionKey: FunctionKey;
+}
+
+interface AslState {
+  Type: string;
+  Parameters?: { FunctionName?: { 'Fn::GetAtt'?: [string, string] } };
+  ItemProcessor?: { States: Record<string, AslState> };
+  Iterator?: { States: Record<string, AslState> };
+  Branches?: { States: Record<string, AslState> }[];
+}
+
+/** Every Task state in a definition (nested Maps and Parallels included) and the function it invokes. */
+export function taskBindings(definition: { States: Record<string, AslState> }): TaskBinding[] {
+  const out: TaskBinding[] = [];
+  const visit = (states: Record<string, AslState>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Type === 'Task') {
+        const logicalId = state.Parameters?.FunctionName?.['Fn::GetAtt']?.[0];
+        const functionKey = logicalId ? functionByLogicalId[logicalId] : undefined;
+        if (!functionKey) throw new Error(`Task state ${name} does not invoke a function of serverless.ts`);
+        if (out.some((b) => b.state === name)) throw new Error(`Task state name ${name} is used twice`);
+        out.push({ state: name, functionKey });
+      }
+      if (state.ItemProcessor) visit(state.ItemProcessor.States);
+      if (state.Iterator) visit(state.Iterator.States);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+    }
+  };
+  visit(definition.States);
+  return out;
+}
+
+/** `src/handlers/plan-run.handler` -> the module that file is, loaded from this checkout. */
+function loadHandlerModule(functionKey: FunctionKey): HandlerModule {
+  const spec = functions[functionKey].handler;
+  const modulePath = join(ROOT, spec.slice(0, spec.lastIndexOf('.')));
+  return require(modulePath) as HandlerModule;
+}
+
+/**
+ * A Lambda failure as the `lambda:invoke` integration reports it: Error is the function's error type,
+ * Cause the JSON Lambda returns. Only the type and message travel, never a stack.
+ */
+class LambdaFunctionError extends Error {
+  constructor(error: unknown) {
+    const name = error instanceof Error ? error.name : 'Error';
+    const message = error instanceof Error ? error.message : String(error);
+    super(JSON.stringify({ errorType: name, errorMessage: message }));
+    this.name = name;
+  }
+}
+
+export interface InvocationEvent {
+  readonly state: string;
+  readonly functionKey: FunctionKey;
+  readonly phase: 'start' | 'end' | 'error';
+  readonly input: Json;
+  readonly output?: Json;
+}
+
+export interface ExecutionFailure {
+  readonly error: string;
+  readonly cause: string;
+}
+
+export type ExecutionOutcome =
+  | { readonly status: 'SUCCEEDED'; readonly output: Json }
+  | ({ readonly status: 'FAILED' } & ExecutionFailure);
+
+/**
+ * Runs a state machine from the same ASL file serverless.ts deploys, with each Task bound to the same
+ * handler module the Lambda runs (found through serverless.ts's function map), and payloads passed
+ * through JSON as Lambda would.
+ */
+export async function runStateMachine(
+  key: StateMachineKey,
+  input: Json,
+  options: { runtime: () => Runtime; executionName: string; onInvoke?: (event: InvocationEvent) => void },
+): Promise<ExecutionOutcome> {
+  const definition = readYaml(STATE_MACHINE_FILES[key]) as unknown as StateMachineDefinition & {
+    States: Record<string, AslState>;
+  };
+  const handlers: Record<string, (input: Json) => Promise<Json>> = {};
+  for (const binding of taskBindings(definition)) {
+    const handler = loadHandlerModule(binding.functionKey).makeHandler(options.runtime);
+    handlers[binding.state] = async (invocation) => {
+      const payload = JSON.parse(JSON.stringify((invocation as { Payload?: Json }).Payload ?? {}));
+      options.onInvoke?.({ ...binding, phase: 'start', input: payload });
+      try {
+        const output = JSON.parse(JSON.stringify((await handler(payload)) ?? null));
+        options.onInvoke?.({ ...binding, phase: 'end', input: payload, output });
+        return { Payload: output, StatusCode: 200 };
+      } catch (error) {
+        options.onInvoke?.({ ...binding, phase: 'error', input: payload });
+        throw new LambdaFunctionError(error);
+      }
+    };
+  }
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  // The context object: $$.State.EnteredTime is read when a state evaluates it, as in AWS.
+  const context = {
+    Execution: { Id: `arn:aws:states:local:000000000000:execution:${key}:${options.executionName}`, Name: options.executionName },
+    StateMachine: { Id: `arn:aws:states:local:000000000000:stateMachine:${key}`, Name: key },
+    State: {
+      get EnteredTime() {
+        return new Date().toISOString();
+      },
+    },
+  };
+  const execution = machine.run(input as never, {
+    context: context as never,
+    // Retries keep their order and count; only the waiting is shortened.
+    overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retryOverrides(definition) },
+  });
+  try {
+    return { status: 'SUCCEEDED', output: await execution.result };
+  } catch (error) {
+    if (error instanceof ExecutionError) {
+      const cause = (error as Error & { cause?: { name?: string; message?: string } }).cause;
+      return { status: 'FAILED', error: cause?.name ?? 'ExecutionError', cause: cause?.message ?? error.message };
+    }
+    throw error;
+  }
+}
+
+/** Locally a retried state waits 50 ms instead of seconds: emulators throttle on demand, not by load. */
+function retryOverrides(definition: { States: Record<string, AslState> }): Record<string, number> {
+  const out: Record<string, number> = {};
+  const visit = (states: Record<string, AslState & { Retry?: unknown[] }>) => {
+    for (const [name, state] of Object.entries(states)) {
+      if (state.Retry) out[name] = 50;
+      if (state.ItemProcessor) visit(state.ItemProcessor.States);
+    }
+  };
+  visit(definition.States);
+  return out;
+}
