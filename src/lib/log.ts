@@ -3,9 +3,17 @@
  * in fields; callers never pass events, passwords or tokens.
  */
 export type Fields = Record<string, string | number | boolean | null | undefined>;
+export type LogLevel = 'info' | 'warn' | 'error';
+export type LogSink = (level: LogLevel, line: string) => void;
 
-export function log(level: 'info' | 'warn' | 'error', message: string, fields: Fields = {}): void {
-  const line = JSON.stringify({ level, message, ...fields, time: new Date().toISOString() });
-  if (level === 'error') console.error(line);
-  else console.log(line);
+const consoleSink: LogSink = (level, line) => (level === 'error' ? console.error(line) : console.log(line));
+let sink: LogSink = consoleSink;
+
+/** Where log lines go: stdout/stderr (Lambda's CloudWatch) by default; local mode keeps the terminal for progress. */
+export function setLogSink(next: LogSink | undefined): void {
+  sink = next ?? consoleSink;
+}
+
+export function log(level: LogLevel, message: string, fields: Fields = {}): void {
+  sink(level, JSON.stringify({ level, message, ...fields, time: new Date().toISOString() }));
 }

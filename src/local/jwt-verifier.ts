@@ -43,7 +43,9 @@ export class JwtVerifier {
     const response = await fetch(this.options.jwksUrl);
     if (!response.ok) throw new Error(`JWKS fetch failed: ${response.status}`);
     const { keys } = (await response.json()) as { keys: (JsonWebKey & { kid?: string })[] };
-    this.keys = new Map(keys.filter((k) => k.kid).map((k) => [String(k.kid), createPublicKey({ key: k, format: 'jwk' })]));
+    this.keys = new Map(
+      keys.filter((k) => k.kid).map((k) => [String(k.kid), createPublicKey({ key: k, format: 'jwk' })]),
+    );
   }
 
   async verify(authorization: string | undefined): Promise<VerifiedToken> {

@@ -113,7 +113,8 @@ export class KmsSecretsEmulator {
     let payload: unknown;
     try {
       const operation = this.operations[target];
-      if (!operation) throw new AwsError('UnknownOperationException', `operation ${target || '(none)'} is not emulated`);
+      if (!operation)
+        throw new AwsError('UnknownOperationException', `operation ${target || '(none)'} is not emulated`);
       this.calls.set(target, (this.calls.get(target) ?? 0) + 1);
       this.maybeThrottle(target);
       const text = Buffer.concat(chunks).toString('utf8');
@@ -134,7 +135,8 @@ export class KmsSecretsEmulator {
 
   private maybeThrottle(target: string): void {
     const rule = this.throttles.find(
-      (t) => t.remaining > 0 && (t.operation === undefined || target === t.operation || target.endsWith(`.${t.operation}`)),
+      (t) =>
+        t.remaining > 0 && (t.operation === undefined || target === t.operation || target.endsWith(`.${t.operation}`)),
     );
     if (!rule) return;
     rule.remaining--;
@@ -211,7 +213,10 @@ export class KmsSecretsEmulator {
     try {
       key = this.usableKey(keyId);
     } catch (error) {
-      throw new AwsError('EncryptionFailure', `Secrets Manager can't encrypt with KMS key ${keyId}: ${(error as Error).message}`);
+      throw new AwsError(
+        'EncryptionFailure',
+        `Secrets Manager can't encrypt with KMS key ${keyId}: ${(error as Error).message}`,
+      );
     }
     return this.seal(key, Buffer.from(text, 'utf8'));
   }
@@ -228,7 +233,8 @@ export class KmsSecretsEmulator {
         material: randomBytes(32),
         tags: new Map(),
       };
-      for (const tag of (body.Tags as { TagKey: string; TagValue: string }[] | undefined) ?? []) key.tags.set(tag.TagKey, tag.TagValue);
+      for (const tag of (body.Tags as { TagKey: string; TagValue: string }[] | undefined) ?? [])
+        key.tags.set(tag.TagKey, tag.TagValue);
       this.keys.set(id, key);
       return { KeyMetadata: this.metadata(key) };
     },
@@ -238,9 +244,11 @@ export class KmsSecretsEmulator {
       if (!alias.startsWith('alias/') || alias.startsWith('alias/aws/')) {
         throw new AwsError('ValidationException', `Alias ${alias} must begin with alias/ and not alias/aws/`);
       }
-      if (this.aliases.has(alias)) throw new AwsError('AlreadyExistsException', `An alias with the name ${alias} already exists`);
+      if (this.aliases.has(alias))
+        throw new AwsError('AlreadyExistsException', `An alias with the name ${alias} already exists`);
       const key = this.requireKey(str(body, 'TargetKeyId'));
-      if (key.state === 'PendingDeletion') throw new AwsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+      if (key.state === 'PendingDeletion')
+        throw new AwsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
       this.aliases.set(alias, key.id);
       return {};
     },
@@ -253,13 +261,19 @@ export class KmsSecretsEmulator {
       const keyFilter = typeof body.KeyId === 'string' ? this.findKey(body.KeyId)?.id : undefined;
       const Aliases = [...this.aliases.entries()]
         .filter(([, keyId]) => keyFilter === undefined || keyId === keyFilter)
-        .map(([name, keyId]) => ({ AliasName: name, AliasArn: `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`, TargetKeyId: keyId }));
+        .map(([name, keyId]) => ({
+          AliasName: name,
+          AliasArn: `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`,
+          TargetKeyId: keyId,
+        }));
       return { Aliases, Truncated: false };
     },
     'TrentService.TagResource': (body) => {
       const key = this.requireKey(str(body, 'KeyId'));
-      if (key.state === 'PendingDeletion') throw new AwsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
-      for (const tag of (body.Tags as { TagKey: string; TagValue: string }[] | undefined) ?? []) key.tags.set(tag.TagKey, tag.TagValue);
+      if (key.state === 'PendingDeletion')
+        throw new AwsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+      for (const tag of (body.Tags as { TagKey: string; TagValue: string }[] | undefined) ?? [])
+        key.tags.set(tag.TagKey, tag.TagValue);
       return {};
     },
     'TrentService.ListResourceTags': (body) => {
@@ -272,14 +286,21 @@ export class KmsSecretsEmulator {
       if (!Number.isInteger(days) || days < 7 || days > 30) {
         throw new AwsError('ValidationException', 'PendingWindowInDays must be between 7 and 30');
       }
-      if (key.state === 'PendingDeletion') throw new AwsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
+      if (key.state === 'PendingDeletion')
+        throw new AwsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
       key.state = 'PendingDeletion';
       key.deletionDate = new Date(Date.now() + days * 86_400_000);
-      return { KeyId: key.arn, DeletionDate: seconds(key.deletionDate), KeyState: key.state, PendingWindowInDays: days };
+      return {
+        KeyId: key.arn,
+        DeletionDate: seconds(key.deletionDate),
+        KeyState: key.state,
+        PendingWindowInDays: days,
+      };
     },
     'TrentService.CancelKeyDeletion': (body) => {
       const key = this.requireKey(str(body, 'KeyId'));
-      if (key.state !== 'PendingDeletion') throw new AwsError('KMSInvalidStateException', `${key.arn} is not pending deletion.`);
+      if (key.state !== 'PendingDeletion')
+        throw new AwsError('KMSInvalidStateException', `${key.arn} is not pending deletion.`);
       key.state = 'Disabled';
       key.deletionDate = undefined;
       return { KeyId: key.arn };
@@ -302,10 +323,17 @@ export class KmsSecretsEmulator {
 
     'secretsmanager.CreateSecret': (body) => {
       const name = str(body, 'Name');
-      if (this.secrets.has(name)) throw new AwsError('ResourceExistsException', `The operation failed because the secret ${name} already exists.`);
+      if (this.secrets.has(name))
+        throw new AwsError(
+          'ResourceExistsException',
+          `The operation failed because the secret ${name} already exists.`,
+        );
       const keyId = typeof body.KmsKeyId === 'string' ? body.KmsKeyId : 'alias/aws/secretsmanager';
       if (keyId === 'alias/aws/secretsmanager' && !this.aliases.has(keyId)) {
-        this.aliases.set(keyId, (this.operations['TrentService.CreateKey']?.({}) as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId);
+        this.aliases.set(
+          keyId,
+          (this.operations['TrentService.CreateKey']?.({}) as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId,
+        );
       }
       const secret: Secret = {
         name,
@@ -332,7 +360,10 @@ export class KmsSecretsEmulator {
       try {
         key = this.usableKey(secret.keyId);
       } catch (error) {
-        throw new AwsError('DecryptionFailure', `Secrets Manager can't decrypt with KMS key ${secret.keyId}: ${(error as Error).message}`);
+        throw new AwsError(
+          'DecryptionFailure',
+          `Secrets Manager can't decrypt with KMS key ${secret.keyId}: ${(error as Error).message}`,
+        );
       }
       return {
         ARN: secret.arn,
@@ -362,7 +393,14 @@ export class KmsSecretsEmulator {
       const page = all.slice(start, start + max);
       const next = start + max < all.length ? String(start + max) : undefined;
       return {
-        SecretList: page.map((s) => ({ ARN: s.arn, Name: s.name, KmsKeyId: s.keyId, Description: s.description, Tags: s.tags, CreatedDate: seconds(s.created) })),
+        SecretList: page.map((s) => ({
+          ARN: s.arn,
+          Name: s.name,
+          KmsKeyId: s.keyId,
+          Description: s.description,
+          Tags: s.tags,
+          CreatedDate: seconds(s.created),
+        })),
         ...(next ? { NextToken: next } : {}),
       };
     },

@@ -61,6 +61,14 @@ function watchRequests(origin: string, onDone: () => void): () => void {
   };
 }
 
+/** Stops of runs in progress, for Ctrl-C: see stopActiveRuns(). */
+const active = new Set<() => Promise<void>>();
+
+/** Stops every emulator and server of runs still in progress (the CLI calls it on SIGINT/SIGTERM). */
+export async function stopActiveRuns(): Promise<void> {
+  await Promise.all([...active].map((stop) => stop().catch(() => undefined)));
+}
+
 /**
  * The embedded default: emulators, local stack, sample API, then `createUsersAndFanOut` and
  * `deleteTestUsers` from their ASL with the real handlers. Everything started here is stopped here.
@@ -79,6 +87,11 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   emit();
   const environment = await startLocalEnvironment();
   let api: SampleApi | undefined;
+  const stopAll = async () => {
+    await api?.stop();
+    await environment.stop();
+  };
+  active.add(stopAll);
   let stopWatching = () => {};
   const recent: number[] = [];
   const ticker = setInterval(() => {
@@ -90,7 +103,9 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   try {
     const { stack } = environment;
     if (!options.target) {
-      api = await startSampleApi(new JwtVerifier({ issuer: stack.issuer, audience: stack.clientId, jwksUrl: stack.jwksUrl }));
+      api = await startSampleApi(
+        new JwtVerifier({ issuer: stack.issuer, audience: stack.clientId, jwksUrl: stack.jwksUrl }),
+      );
     }
     const target = options.target ?? api?.url ?? '';
     stopWatching = watchRequests(new URL(target).origin, () => {
@@ -128,7 +143,11 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       ...(options.thresholds ? { thresholds: options.thresholds } : {}),
       ...(options.request ? { request: options.request } : {}),
     };
-    const outcome = await runStateMachine('createUsersAndFanOut', input, { runtime: () => runtime, executionName: runId, onInvoke });
+    const outcome = await runStateMachine('createUsersAndFanOut', input, {
+      runtime: () => runtime,
+      executionName: runId,
+      onInvoke,
+    });
     const failure = outcome.status === 'FAILED' ? { error: outcome.error, cause: outcome.cause } : undefined;
     // report.json exists whenever Aggregate ran, including when thresholds failed.
     let report: Report | undefined;
@@ -138,7 +157,11 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     let cleanup: CleanupResult | undefined;
     let cleanupFailure: ExecutionFailure | undefined;
     if (!options.keep) {
-      const removed = await runStateMachine('deleteTestUsers', {}, { runtime: () => runtime, executionName: `${runId}-cleanup`, onInvoke });
+      const removed = await runStateMachine(
+        'deleteTestUsers',
+        {},
+        { runtime: () => runtime, executionName: `${runId}-cleanup`, onInvoke },
+      );
       if (removed.status === 'SUCCEEDED') cleanup = removed.output as CleanupResult;
       else cleanupFailure = { error: removed.error, cause: removed.cause };
     }
@@ -148,7 +171,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   } finally {
     clearInterval(ticker);
     stopWatching();
-    await api?.stop();
-    await environment.stop();
+    active.delete(stopAll);
+    await stopAll();
   }
 }

@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { JwtVerifier, TokenRejected } from './jwt-verifier';
+import { type JwtVerifier, TokenRejected } from './jwt-verifier';
 
 /** What the sample API saw: tests and the CLI compare it with the report. */
 export interface ApiStats {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { ExecutionError, StateMachine, type StateMachineDefinition } from 'aws-local-stepfunctions';
-import { readYaml, ROOT, STATE_MACHINE_FILES, type StateMachineKey } from '../../sls/definitions';
+import { ROOT, readYaml, STATE_MACHINE_FILES, type StateMachineKey } from '../../sls/definitions';
 import { type FunctionKey, functionByLogicalId, functions } from '../../sls/functions';
 import type { Runtime } from '../lib/deps';
 
@@ -128,7 +128,10 @@ export async function runStateMachine(
   const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
   // The context object: $$.State.EnteredTime is read when a state evaluates it, as in AWS.
   const context = {
-    Execution: { Id: `arn:aws:states:local:000000000000:execution:${key}:${options.executionName}`, Name: options.executionName },
+    Execution: {
+      Id: `arn:aws:states:local:000000000000:execution:${key}:${options.executionName}`,
+      Name: options.executionName,
+    },
     StateMachine: { Id: `arn:aws:states:local:000000000000:stateMachine:${key}`, Name: key },
     State: {
       get EnteredTime() {

@@ -81,7 +81,8 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
     durationSeconds: round(durationSeconds, 3),
     requests: { total: counters.total, ok: counters.ok, failed: counters.failed },
     statusCodes: counters.statusCodes,
-    errors: counters.errors,
+    // The common transport errors are always listed, so "0 timeouts" is visible, not implied.
+    errors: { ECONNRESET: 0, timeout: 0, ...counters.errors },
     throughputRps: durationSeconds > 0 ? round(counters.total / durationSeconds) : 0,
     latencyMs: latencySummary(histogram),
     workers: { expected: context.users, reported: summaries.length, lateStarts, tokenRefreshes },

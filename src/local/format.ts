@@ -1,0 +1,74 @@
+import type { CleanupResult } from '../lib/cleanup';
+import type { Report } from '../lib/report/report';
+import type { Progress } from './local-run';
+
+const n = (value: number): string => value.toLocaleString('en-US');
+
+export function progressLine(p: Progress): string {
+  switch (p.phase) {
+    case 'starting':
+      return 'starting emulators and the sample API…';
+    case 'planning':
+      return 'planning the run…';
+    case 'provisioning':
+      return `provisioning users: ${n(p.usersProvisioned)}/${n(p.users)}`;
+    case 'load':
+    case 'aggregating':
+      return `load: workers ${n(p.workersFinished)}/${n(p.users)} done (${n(p.workersStarted - p.workersFinished)} running), ${n(p.requestsDone)} requests, ${n(p.currentRps)} req/s${p.phase === 'aggregating' ? ' — aggregating…' : ''}`;
+    case 'cleanup':
+      return 'cleaning up: deleting test users, secrets and key…';
+    case 'done':
+      return 'done';
+  }
+}
+
+const pad = (text: string, width: number) => text.padEnd(width);
+
+/** The report as a readable table for the terminal. */
+export function formatReport(report: Report): string {
+  const { requests: r, latencyMs: l } = report;
+  const lines = [
+    `run        ${report.runId}`,
+    `target     ${report.target}`,
+    `users      ${n(report.users)} × ${n(report.callsPerUser)} calls`,
+    `duration   ${report.durationSeconds.toFixed(2)} s    throughput ${n(report.throughputRps)} req/s`,
+    '',
+    `requests   ${pad(n(r.total), 10)} ok ${pad(n(r.ok), 10)} failed ${n(r.failed)}`,
+    `status     ${
+      Object.entries(report.statusCodes)
+        .map(([code, count]) => `${code}: ${n(count)}`)
+        .join('   ') || '-'
+    }`,
+    `errors     ${
+      Object.entries(report.errors)
+        .map(([name, count]) => `${name}: ${n(count)}`)
+        .join('   ') || '-'
+    }`,
+    '',
+    'latency ms    min     mean      p50      p90      p95      p99      max',
+    `           ${[l.min, l.mean, l.p50, l.p90, l.p95, l.p99, l.max].map((v) => v.toFixed(2).padStart(8)).join(' ')}`,
+    '',
+    report.thresholds.passed
+      ? 'thresholds passed'
+      : `thresholds FAILED:\n${report.thresholds.failures.map((f) => `  - ${f.message}`).join('\n')}`,
+  ];
+  return lines.join('\n');
+}
+
+export function formatCleanup(cleanup: CleanupResult): string {
+  const key = cleanup.key.keyId
+    ? `key ${cleanup.key.scheduled ? 'scheduled for deletion on' : 'already pending deletion until'} ${cleanup.key.deletionDate?.slice(0, 10) ?? '?'}`
+    : 'no key';
+  return `cleanup    ${n(cleanup.usersDeleted)} users and ${n(cleanup.secretsDeleted)} secrets deleted, ${key}`;
+}
+
+/** A Lambda error's Cause is the JSON Lambda returns; show its message, not the JSON. */
+export function readableCause(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: unknown };
+    if (typeof parsed.errorMessage === 'string') return parsed.errorMessage;
+  } catch {
+    // not JSON: already readable
+  }
+  return cause;
+}
