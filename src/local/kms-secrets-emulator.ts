@@ -183,6 +183,21 @@ export class KmsSecretsEmulator {
     };
   }
 
+  private createKey(description: string, tags: { TagKey: string; TagValue: string }[]): Key {
+    const id = randomUUID();
+    const key: Key = {
+      id,
+      arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`,
+      state: 'Enabled',
+      created: new Date(),
+      description,
+      material: randomBytes(32),
+      tags: new Map(tags.map((t) => [t.TagKey, t.TagValue])),
+    };
+    this.keys.set(id, key);
+    return key;
+  }
+
   private seal(key: Key, plaintext: Buffer): Buffer {
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', key.material, iv);
@@ -223,20 +238,9 @@ export class KmsSecretsEmulator {
 
   private readonly operations: Record<string, Operation> = {
     'TrentService.CreateKey': (body) => {
-      const id = randomUUID();
-      const key: Key = {
-        id,
-        arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`,
-        state: 'Enabled',
-        created: new Date(),
-        description: typeof body.Description === 'string' ? body.Description : '',
-        material: randomBytes(32),
-        tags: new Map(),
-      };
-      for (const tag of (body.Tags as { TagKey: string; TagValue: string }[] | undefined) ?? [])
-        key.tags.set(tag.TagKey, tag.TagValue);
-      this.keys.set(id, key);
-      return { KeyMetadata: this.metadata(key) };
+      const tags = (body.Tags as { TagKey: string; TagValue: string }[] | undefined) ?? [];
+      const description = typeof body.Description === 'string' ? body.Description : '';
+      return { KeyMetadata: this.metadata(this.createKey(description, tags)) };
     },
     'TrentService.DescribeKey': (body) => ({ KeyMetadata: this.metadata(this.requireKey(str(body, 'KeyId'))) }),
     'TrentService.CreateAlias': (body) => {
@@ -330,10 +334,7 @@ export class KmsSecretsEmulator {
         );
       const keyId = typeof body.KmsKeyId === 'string' ? body.KmsKeyId : 'alias/aws/secretsmanager';
       if (keyId === 'alias/aws/secretsmanager' && !this.aliases.has(keyId)) {
-        this.aliases.set(
-          keyId,
-          (this.operations['TrentService.CreateKey']?.({}) as { KeyMetadata: { KeyId: string } }).KeyMetadata.KeyId,
-        );
+        this.aliases.set(keyId, this.createKey('Default key for Secrets Manager', []).id);
       }
       const secret: Secret = {
         name,
