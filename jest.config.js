@@ -1,7 +1,8 @@
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',
-  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+  transform: { '^.+\\.ts$': 'ts-jest' },
+  setupFiles: ['<rootDir>/tests/setup-env.js'],
   testMatch: ['<rootDir>/tests/**/*.test.ts'],
   // Integration and e2e tests start emulators and servers; give them room on a busy 2-core machine.
   testTimeout: 120_000,

@@ -83,6 +83,8 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
     username,
     counters: result.counters,
     histogram: encodeHistogram(result.histogram),
+    minLatencyUs: result.minLatencyUs,
+    maxLatencyUs: result.maxLatencyUs,
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,
     lateStartMs: Math.max(0, -delay),

@@ -18,6 +18,8 @@ export interface LoadOptions {
 export interface LoadResult {
   readonly counters: Counters;
   readonly histogram: Histogram;
+  readonly minLatencyUs: number;
+  readonly maxLatencyUs: number;
   readonly startedAt: number;
   readonly finishedAt: number;
 }
@@ -59,6 +61,8 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const counters = newCounters();
   const histogram = newHistogram();
   const limit = pLimit(options.concurrency);
+  let minLatencyUs = Number.POSITIVE_INFINITY;
+  let maxLatencyUs = 0;
 
   const sendOne = async (): Promise<void> => {
     const token = await options.token();
@@ -73,7 +77,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       // Read the whole body: latency is time to the last byte, and the socket goes back to the pool.
       for await (const _chunk of response.body) {
       }
-      histogram.recordValue(Math.max(1, Number((process.hrtime.bigint() - started) / 1000n)));
+      const latencyUs = Math.max(1, Number((process.hrtime.bigint() - started) / 1000n));
+      histogram.recordValue(latencyUs);
+      if (latencyUs < minLatencyUs) minLatencyUs = latencyUs;
+      if (latencyUs > maxLatencyUs) maxLatencyUs = latencyUs;
       countOutcome(counters, { status: response.statusCode }, now());
     } catch (error) {
       countOutcome(counters, { error: transportErrorName(error) }, now());
@@ -86,5 +93,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   } finally {
     await pool.close();
   }
-  return { counters, histogram, startedAt, finishedAt: now() };
+  return {
+    counters,
+    histogram,
+    minLatencyUs: maxLatencyUs === 0 ? 0 : minLatencyUs,
+    maxLatencyUs,
+    startedAt,
+    finishedAt: now(),
+  };
 }

@@ -30,15 +30,19 @@ export interface LatencySummaryMs {
 
 const ms = (micros: number): number => Math.round(micros) / 1000;
 
-export function latencySummary(histogram: Histogram): LatencySummaryMs {
+/**
+ * Percentiles from the histogram; min and max exact when given (an encoded histogram keeps only the
+ * bucket of its extremes, so workers send them alongside).
+ */
+export function latencySummary(histogram: Histogram, exact?: { minUs: number; maxUs: number }): LatencySummaryMs {
   if (histogram.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
   return {
-    min: ms(histogram.minNonZeroValue),
+    min: ms(exact?.minUs ?? histogram.minNonZeroValue),
     mean: ms(histogram.mean),
     p50: ms(histogram.getValueAtPercentile(50)),
     p90: ms(histogram.getValueAtPercentile(90)),
     p95: ms(histogram.getValueAtPercentile(95)),
     p99: ms(histogram.getValueAtPercentile(99)),
-    max: ms(histogram.maxValue),
+    max: ms(exact?.maxUs ?? histogram.maxValue),
   };
 }

@@ -57,6 +57,9 @@ export interface WorkerSummary {
   readonly counters: Counters;
   /** HDR histogram of response latencies in µs, compressed and base64-encoded. */
   readonly histogram: string;
+  /** Exact fastest and slowest response in µs (0 when there was none). */
+  readonly minLatencyUs: number;
+  readonly maxLatencyUs: number;
   /** Epoch ms of the first request sent and the last response received. */
   readonly startedAt: number;
   readonly finishedAt: number;

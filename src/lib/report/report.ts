@@ -55,11 +55,17 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
   const histogram = newHistogram();
   let startedAt = Number.POSITIVE_INFINITY;
   let finishedAt = Number.NEGATIVE_INFINITY;
+  let minUs = Number.POSITIVE_INFINITY;
+  let maxUs = 0;
   let lateStarts = 0;
   let tokenRefreshes = 0;
   for (const summary of summaries) {
     addCounters(counters, summary.counters);
     histogram.add(decodeHistogram(summary.histogram));
+    if (summary.maxLatencyUs > 0) {
+      minUs = Math.min(minUs, summary.minLatencyUs);
+      maxUs = Math.max(maxUs, summary.maxLatencyUs);
+    }
     startedAt = Math.min(startedAt, summary.startedAt);
     finishedAt = Math.max(finishedAt, summary.finishedAt);
     if (summary.lateStartMs > LATE_START_MS) lateStarts++;
@@ -84,7 +90,7 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
     // The common transport errors are always listed, so "0 timeouts" is visible, not implied.
     errors: { ECONNRESET: 0, timeout: 0, ...counters.errors },
     throughputRps: durationSeconds > 0 ? round(counters.total / durationSeconds) : 0,
-    latencyMs: latencySummary(histogram),
+    latencyMs: latencySummary(histogram, maxUs > 0 ? { minUs, maxUs } : undefined),
     workers: { expected: context.users, reported: summaries.length, lateStarts, tokenRefreshes },
     timeline,
   };

@@ -1,0 +1,76 @@
+import {
+  AdminDeleteUserCommand,
+  CognitoIdentityProviderClient,
+  ListUsersCommand,
+} from '@aws-sdk/client-cognito-identity-provider';
+import { DeleteAliasCommand, DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import { DeleteSecretCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { cleanupUserSet } from '../../src/lib/cleanup';
+
+const awsError = (name: string) => Object.assign(new Error(name), { name });
+
+describe('cleanupUserSet', () => {
+  const cognito = mockClient(CognitoIdentityProviderClient);
+  const sm = mockClient(SecretsManagerClient);
+  const kms = mockClient(KMSClient);
+  const deps = {
+    pool: { client: new CognitoIdentityProviderClient({}), userPoolId: 'pool', clientId: 'c' },
+    secrets: new SecretsManagerClient({}),
+    kms: new KMSClient({}),
+    secretPrefix: 's/test-users/',
+    keyAlias: 'alias/s-test-users',
+    cognitoRps: 10_000,
+    retry: { sleep: async () => {} },
+  };
+  beforeEach(() => {
+    cognito.reset();
+    sm.reset();
+    kms.reset();
+  });
+
+  it('finds every test user itself, deletes secrets with no recovery window, and schedules the key', async () => {
+    cognito.on(ListUsersCommand).resolves({ Users: [{ Username: 'loadtestuser0' }, { Username: 'loadtestuser7' }] });
+    cognito.on(AdminDeleteUserCommand).resolves({});
+    sm.on(ListSecretsCommand).resolves({ SecretList: [{ Name: 's/test-users/shard-00000' }] });
+    sm.on(DeleteSecretCommand).resolves({});
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'k', KeyState: 'Enabled' } });
+    kms.on(ScheduleKeyDeletionCommand).resolves({ DeletionDate: new Date('2030-01-01T00:00:00Z') });
+    const result = await cleanupUserSet({ users: undefined }, deps);
+    expect(result).toEqual({
+      usersDeleted: 2,
+      secretsDeleted: 1,
+      key: { keyId: 'k', scheduled: true, deletionDate: '2030-01-01T00:00:00.000Z' },
+    });
+    expect(sm.commandCalls(DeleteSecretCommand)[0]?.args[0].input).toEqual({
+      SecretId: 's/test-users/shard-00000',
+      ForceDeleteWithoutRecovery: true,
+    });
+    expect(kms.commandCalls(DeleteAliasCommand)).toHaveLength(1);
+  });
+
+  it('reports zeros on a clean pool', async () => {
+    cognito.on(ListUsersCommand).resolves({ Users: [] });
+    sm.on(ListSecretsCommand).resolves({ SecretList: [] });
+    kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+    expect(await cleanupUserSet({ users: undefined }, deps)).toEqual({
+      usersDeleted: 0,
+      secretsDeleted: 0,
+      key: { keyId: null, scheduled: false, deletionDate: null },
+    });
+  });
+
+  it('with a number, deletes loadtestuser0..N-1 and keeps secrets while other test users remain', async () => {
+    cognito.on(AdminDeleteUserCommand).resolves({});
+    cognito.on(ListUsersCommand).resolves({ Users: [{ Username: 'loadtestuser5' }] });
+    const result = await cleanupUserSet({ users: 3 }, deps);
+    expect(cognito.commandCalls(AdminDeleteUserCommand).map((c) => c.args[0].input.Username)).toEqual([
+      'loadtestuser0',
+      'loadtestuser1',
+      'loadtestuser2',
+    ]);
+    expect(result.usersDeleted).toBe(3);
+    expect(sm.commandCalls(DeleteSecretCommand)).toHaveLength(0);
+    expect(kms.commandCalls(ScheduleKeyDeletionCommand)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,40 @@
+import { ENV, loadConfig } from '../../src/lib/config';
+import { ConfigError } from '../../src/lib/errors';
+
+const complete = {
+  [ENV.stackName]: 'apiloadtest-dev',
+  [ENV.userPoolId]: 'us-east-1_abc',
+  [ENV.userPoolClientId]: 'client',
+  [ENV.resultsBucket]: 'bucket',
+  [ENV.targetUrl]: 'https://api.example.com/items',
+};
+
+describe('loadConfig', () => {
+  it('derives names from the stack name', () => {
+    const config = loadConfig(complete);
+    expect(config.keyAlias).toBe('alias/apiloadtest-dev-test-users');
+    expect(config.secretPrefix).toBe('apiloadtest-dev/test-users/');
+    expect(config.targetUrl.href).toBe('https://api.example.com/items');
+    expect(config.cognitoWriteRps).toBe(40);
+  });
+
+  it('lists everything missing in one error', () => {
+    expect(() => loadConfig({})).toThrow(ConfigError);
+    expect(() => loadConfig({})).toThrow(
+      /LOADTEST_STACK_NAME is not set; LOADTEST_USER_POOL_ID is not set; LOADTEST_USER_POOL_CLIENT_ID is not set; LOADTEST_RESULTS_BUCKET is not set; LOADTEST_TARGET_URL is not set/,
+    );
+  });
+
+  it.each([
+    ['ftp://x/', /must use http or https/],
+    ['not a url', /must be an absolute URL/],
+    ['https://u:p@h/', /must not carry credentials/],
+    ['https://h/?q=1', /query string/],
+  ])('rejects target %s', (target, message) => {
+    expect(() => loadConfig({ ...complete, [ENV.targetUrl]: target })).toThrow(message);
+  });
+
+  it('rejects a bad rate', () => {
+    expect(() => loadConfig({ ...complete, [ENV.cognitoWriteRps]: '-1' })).toThrow(/LOADTEST_COGNITO_WRITE_RPS/);
+  });
+});

@@ -1,0 +1,43 @@
+import { CreateKeyCommand, DescribeKeyCommand, KMSClient } from '@aws-sdk/client-kms';
+import { mockClient } from 'aws-sdk-client-mock';
+import { makeHandler } from '../../src/handlers/plan-run';
+import type { AwsClients } from '../../src/lib/aws/clients';
+import { createRuntime } from '../../src/lib/deps';
+import { InvalidInputError } from '../../src/lib/errors';
+
+const env = {
+  LOADTEST_STACK_NAME: 'apiloadtest-test',
+  LOADTEST_USER_POOL_ID: 'pool',
+  LOADTEST_USER_POOL_CLIENT_ID: 'client',
+  LOADTEST_RESULTS_BUCKET: 'bucket',
+  LOADTEST_TARGET_URL: 'https://api.example.com/items',
+};
+
+describe('plan-run handler', () => {
+  const kms = mockClient(KMSClient);
+  const runtime = createRuntime(env, { kms: new KMSClient({}) } as AwsClients);
+  const handler = makeHandler(() => runtime);
+  beforeEach(() => kms.reset());
+
+  it('throws InvalidInput naming NumberOfUsers, and creates nothing', async () => {
+    const error = await handler({ input: { users: { NumberOfUsers: '-3' } }, executionName: 'e' }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(InvalidInputError);
+    expect(error).toMatchObject({ name: 'InvalidInput', field: 'users.NumberOfUsers' });
+    expect((error as Error).message).toContain('NumberOfUsers');
+    expect(kms.calls()).toHaveLength(0);
+  });
+
+  it('returns a compact plan bound to the user set key for the seed input', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'key-1', KeyState: 'Enabled' } });
+    const plan = await handler({
+      input: { users: { NumberOfUsers: '100', NumberOfCallsPerUser: '100' } },
+      executionName: 'exec-1',
+    });
+    expect(plan).toMatchObject({ runId: 'exec-1', users: 100, callsPerUser: 100, keyId: 'key-1' });
+    expect(plan.shards).toEqual([{ shard: 0, from: 0, to: 99 }]);
+    expect(kms.commandCalls(DescribeKeyCommand)[0]?.args[0].input.KeyId).toBe('alias/apiloadtest-test-test-users');
+    expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(0);
+  });
+});

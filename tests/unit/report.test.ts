@@ -1,0 +1,117 @@
+import { encodeHistogram, latencySummary, newHistogram } from '../../src/lib/load/histogram';
+import { countOutcome, newCounters, type WorkerSummary } from '../../src/lib/load/summary';
+import { renderHtml } from '../../src/lib/report/html';
+import { evaluateThresholds, mergeSummaries } from '../../src/lib/report/report';
+
+/** A deterministic pseudo-random stream, so that the test is the same on every run. */
+function* lcg(seed: number): Generator<number> {
+  let x = seed;
+  for (;;) {
+    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+    yield x / 2 ** 31;
+  }
+}
+
+function summary(userIndex: number, latenciesUs: number[], statuses: number[], errors: string[] = []): WorkerSummary {
+  const counters = newCounters();
+  const histogram = newHistogram();
+  latenciesUs.forEach((us, i) => {
+    histogram.recordValue(us);
+    countOutcome(counters, { status: statuses[i % statuses.length] }, 1_000_000 + i * 10);
+  });
+  for (const error of errors) countOutcome(counters, { error }, 1_000_500);
+  return {
+    version: 1,
+    runId: 'r',
+    userIndex,
+    username: `loadtestuser${userIndex}`,
+    counters,
+    histogram: encodeHistogram(histogram),
+    minLatencyUs: latenciesUs.length ? Math.min(...latenciesUs) : 0,
+    maxLatencyUs: latenciesUs.length ? Math.max(...latenciesUs) : 0,
+    startedAt: 1_000_000 + userIndex,
+    finishedAt: 1_002_000 + userIndex,
+    lateStartMs: userIndex === 2 ? 5_000 : 0,
+    tokenRefreshes: 1,
+  };
+}
+
+const context = { runId: 'r', target: 'http://127.0.0.1/x', users: 3, callsPerUser: 0, thresholds: {} };
+
+describe('mergeSummaries', () => {
+  it('gives the same percentiles as one histogram of all values (never an average of percentiles)', () => {
+    const random = lcg(42);
+    // Three very different workers: averaging their p99s would be far from the true p99.
+    const workers = [
+      Array.from({ length: 5_000 }, () => 1_000 + Math.floor(random.next().value * 1_000)),
+      Array.from({ length: 3_000 }, () => 20_000 + Math.floor(random.next().value * 5_000)),
+      Array.from({ length: 2_000 }, () => 200_000 + Math.floor(random.next().value * 100_000)),
+    ];
+    const all = newHistogram();
+    for (const values of workers) for (const v of values) all.recordValue(v);
+    const report = mergeSummaries(
+      context,
+      workers.map((values, i) => summary(i, values, [200])),
+    );
+    const flat = workers.flat();
+    expect(report.latencyMs).toEqual(latencySummary(all, { minUs: Math.min(...flat), maxUs: Math.max(...flat) }));
+    expect(report.latencyMs.max).toBe(Math.max(...flat) / 1000);
+    expect(report.requests).toEqual({ total: 10_000, ok: 10_000, failed: 0 });
+    expect(report.latencyMs.p99).toBeGreaterThan(200);
+  });
+
+  it('adds counters exactly: total = ok + failed, status codes and transport errors kept apart', () => {
+    const report = mergeSummaries(context, [
+      summary(0, [1000, 1000, 1000, 1000], [200, 503]),
+      summary(1, [1000, 1000], [302, 401], ['ECONNRESET', 'timeout', 'timeout']),
+    ]);
+    expect(report.requests).toEqual({ total: 9, ok: 3, failed: 6 });
+    expect(report.statusCodes).toEqual({ '200': 2, '503': 2, '302': 1, '401': 1 });
+    expect(report.errors).toEqual({ ECONNRESET: 1, timeout: 2 });
+    expect(report.workers).toEqual({ expected: 3, reported: 2, lateStarts: 0, tokenRefreshes: 2 });
+    expect(report.durationSeconds).toBe(2.001);
+    expect(report.throughputRps).toBeCloseTo(9 / 2.001, 2);
+    expect(report.timeline.reduce((n, t) => n + t.requests, 0)).toBe(9);
+  });
+
+  it('counts workers that started late', () => {
+    const report = mergeSummaries(context, [summary(2, [1000], [200])]);
+    expect(report.workers.lateStarts).toBe(1);
+  });
+});
+
+describe('evaluateThresholds', () => {
+  const base = {
+    requests: { total: 100, ok: 95, failed: 5 },
+    latencyMs: { min: 1, mean: 5, p50: 4, p90: 9, p95: 12, p99: 30, max: 50 },
+    throughputRps: 80,
+  };
+
+  it('passes when every limit holds', () => {
+    expect(evaluateThresholds({ p95Ms: 12, p99Ms: 30, maxErrorRate: 0.05, minThroughputRps: 80 }, base)).toEqual({
+      passed: true,
+      failures: [],
+    });
+  });
+
+  it('lists each failed limit with a readable message', () => {
+    const result = evaluateThresholds({ p95Ms: 10, p99Ms: 20, maxErrorRate: 0.01, minThroughputRps: 100 }, base);
+    expect(result.passed).toBe(false);
+    expect(result.failures.map((f) => f.message)).toEqual([
+      'p95 12 ms > 10 ms',
+      'p99 30 ms > 20 ms',
+      'error rate 0.05 > 0.01',
+      'throughput 80 rps < 100 rps',
+    ]);
+  });
+});
+
+describe('renderHtml', () => {
+  it('is standalone and escapes what it shows', () => {
+    const report = mergeSummaries({ ...context, runId: '<script>x</script>' }, [summary(0, [1000], [200])]);
+    const html = renderHtml(report);
+    expect(html).toContain('&lt;script&gt;');
+    expect(html).not.toMatch(/<script/i);
+    expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/);
+  });
+});

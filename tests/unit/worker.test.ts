@@ -1,0 +1,184 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { AdminInitiateAuthCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { mockClient } from 'aws-sdk-client-mock';
+import { parseRunInput } from '../../src/lib/input';
+import { runLoad } from '../../src/lib/load/engine';
+import type { WorkerSummary } from '../../src/lib/load/summary';
+import { buildPlan } from '../../src/lib/plan';
+import { runWorker } from '../../src/lib/worker';
+
+/** A real loopback server that records what it receives; `respond` picks the status. */
+async function recordingServer(respond: (n: number) => number = () => 200) {
+  const seen: { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const sockets = new Set<unknown>();
+  const server: Server = createServer(async (req, res) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    const status = respond(seen.push({ method: req.method, url: req.url, headers: req.headers, body }));
+    await new Promise((r) => setTimeout(r, 2));
+    inFlight--;
+    res.writeHead(status, { 'content-type': 'application/json' });
+    res.end('{"ok":true}');
+  });
+  server.on('connection', (s) => sockets.add(s));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: new URL(`http://127.0.0.1:${port}/base`),
+    seen,
+    sockets,
+    maxInFlight: () => maxInFlight,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
+
+describe('runWorker against a real loopback server', () => {
+  const cognito = mockClient(CognitoIdentityProviderClient);
+  const sm = mockClient(SecretsManagerClient);
+  const s3 = mockClient(S3Client);
+  let server: Awaited<ReturnType<typeof recordingServer>>;
+
+  beforeEach(async () => {
+    cognito.reset();
+    sm.reset();
+    s3.reset();
+    server = await recordingServer();
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ users: { loadtestuser3: 'Pw-for-user-3!aA' } }),
+    });
+    cognito
+      .on(AdminInitiateAuthCommand)
+      .resolves({ AuthenticationResult: { AccessToken: 'token-3', RefreshToken: 'refresh-3', ExpiresIn: 3600 } });
+    s3.on(PutObjectCommand).resolves({});
+  });
+  afterEach(() => server.close());
+
+  const deps = () => ({
+    pool: { client: new CognitoIdentityProviderClient({}), userPoolId: 'pool', clientId: 'client' },
+    secrets: new SecretsManagerClient({}),
+    results: { client: new S3Client({}), bucket: 'results' },
+    secretPrefix: 's/test-users/',
+    target: server.url,
+    retry: { sleep: async () => {} },
+  });
+
+  it('sends exactly NumberOfCallsPerUser requests, each with the bearer token, within the concurrency bound', async () => {
+    const plan = buildPlan(
+      parseRunInput({
+        users: { NumberOfUsers: 5, NumberOfCallsPerUser: 37, ConcurrencyPerUser: 4, StartDelaySeconds: 0 },
+        request: { path: '/items' },
+      }),
+      'run-1',
+      'key',
+    );
+    const result = await runWorker({ userIndex: 3, settings: plan.worker, armedAt: new Date().toISOString() }, deps());
+    expect(result).toEqual({ userIndex: 3, total: 37, ok: 37, failed: 0 });
+    expect(server.seen).toHaveLength(37);
+    for (const request of server.seen) {
+      expect(request.headers.authorization).toBe('Bearer token-3');
+      expect(request.url).toBe('/base/items');
+    }
+    expect(server.maxInFlight()).toBeLessThanOrEqual(4);
+    expect(server.sockets.size).toBeLessThanOrEqual(4);
+    expect(sm.commandCalls(GetSecretValueCommand)[0]?.args[0].input.SecretId).toBe('s/test-users/shard-00000');
+    const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
+    expect(put?.Key).toBe('runs/run-1/workers/00003.json');
+    const summary = JSON.parse(String(put?.Body)) as WorkerSummary;
+    expect(summary.counters).toMatchObject({ total: 37, ok: 37, failed: 0, statusCodes: { '200': 37 } });
+    expect(String(put?.Body)).not.toContain('Pw-for-user-3');
+    expect(String(put?.Body)).not.toContain('token-3');
+  });
+
+  it('waits for the start barrier', async () => {
+    const plan = buildPlan(
+      parseRunInput({ users: { NumberOfUsers: 1, NumberOfCallsPerUser: 1, StartDelaySeconds: 30 } }),
+      'r',
+      'k',
+    );
+    const waits: number[] = [];
+    const armedAt = new Date(Date.now()).toISOString();
+    await runWorker(
+      { userIndex: 3, settings: plan.worker, armedAt },
+      { ...deps(), wait: async (ms) => void waits.push(ms) },
+    );
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThan(29_000);
+  });
+
+  it('refuses to run without its credentials', async () => {
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ users: {} }) });
+    const plan = buildPlan(parseRunInput({ users: { NumberOfUsers: 1, NumberOfCallsPerUser: 1 } }), 'r', 'k');
+    await expect(
+      runWorker({ userIndex: 3, settings: plan.worker, armedAt: new Date().toISOString() }, deps()),
+    ).rejects.toMatchObject({
+      name: 'CredentialsNotFound',
+    });
+    expect(server.seen).toHaveLength(0);
+  });
+});
+
+describe('runLoad', () => {
+  const request = {
+    method: 'POST' as const,
+    path: '/x',
+    headers: { 'x-test': '1' },
+    body: '{"a":1}',
+    timeoutMs: 2_000,
+  };
+
+  it('counts non-2xx/3xx responses as failed, by status code', async () => {
+    const server = await recordingServer((n) => (n % 4 === 0 ? 503 : n % 4 === 1 ? 302 : 200));
+    try {
+      const result = await runLoad({ target: server.url, request, calls: 20, concurrency: 2, token: async () => 't' });
+      expect(result.counters.total).toBe(20);
+      expect(result.counters.ok + result.counters.failed).toBe(20);
+      expect(result.counters.statusCodes['503']).toBe(5);
+      expect(result.counters.failed).toBe(5);
+      expect(server.seen.every((r) => r.method === 'POST' && r.body === '{"a":1}' && r.headers['x-test'] === '1')).toBe(
+        true,
+      );
+      expect(result.histogram.totalCount).toBe(20);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('counts transport errors under errors, not as responses', async () => {
+    const server = await recordingServer();
+    const url = server.url;
+    await server.close();
+    const result = await runLoad({ target: url, request, calls: 3, concurrency: 1, token: async () => 't' });
+    expect(result.counters).toMatchObject({ total: 3, ok: 0, failed: 3, errors: { ECONNREFUSED: 3 }, statusCodes: {} });
+  });
+
+  it('counts a slow response as a timeout', async () => {
+    const slow = createServer(() => {
+      // never answers
+    });
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', () => r()));
+    const { port } = slow.address() as AddressInfo;
+    try {
+      const result = await runLoad({
+        target: new URL(`http://127.0.0.1:${port}/`),
+        request: { ...request, timeoutMs: 100 },
+        calls: 2,
+        concurrency: 2,
+        token: async () => 't',
+      });
+      expect(result.counters).toMatchObject({ total: 2, failed: 2, errors: { timeout: 2 } });
+    } finally {
+      slow.closeAllConnections();
+      await new Promise<void>((r) => slow.close(() => r()));
+    }
+  });
+});
