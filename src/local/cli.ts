@@ -70,9 +70,15 @@ function decimal(flag: string, value: string | undefined, min: number, max: numb
 /** Parses and checks every flag before anything starts. */
 export function parseCli(argv: readonly string[]): CliOptions {
   let values: Record<string, string | boolean | undefined>;
+  // `--calls -1` would read as two flags: keep a negative number with its flag, so the range check names it.
+  const args = argv.flatMap((arg, i) =>
+    /^-\d/.test(arg) && argv[i - 1]?.startsWith('--') && !argv[i - 1]?.includes('=')
+      ? []
+      : [/^--[^=]+$/.test(arg) && /^-\d/.test(argv[i + 1] ?? '') ? `${arg}=${argv[i + 1]}` : arg],
+  );
   try {
     ({ values } = parseArgs({
-      args: [...argv],
+      args,
       strict: true,
       allowPositionals: false,
       options: {

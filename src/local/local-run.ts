@@ -22,6 +22,8 @@ export interface LocalRunOptions {
   readonly onProgress?: (progress: Progress) => void;
   /** Called once the environment is up, before the workflows run (tests inject faults here). */
   readonly onReady?: (environment: LocalEnvironment) => void | Promise<void>;
+  /** Called after the workflows, before everything stops (tests inspect the emulators here). */
+  readonly onFinished?: (environment: LocalEnvironment) => void | Promise<void>;
 }
 
 export interface Progress {
@@ -165,6 +167,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       if (removed.status === 'SUCCEEDED') cleanup = removed.output as CleanupResult;
       else cleanupFailure = { error: removed.error, cause: removed.cause };
     }
+    await options.onFinished?.(environment);
     progress.phase = 'done';
     emit();
     return { runId, target, report, failure, cleanup, cleanupFailure, api: api?.stats };

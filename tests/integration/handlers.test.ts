@@ -1,0 +1,134 @@
+import { AdminGetUserCommand, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { makeHandler as aggregateHandler } from '../../src/handlers/aggregate-results';
+import { makeHandler as cleanupHandler } from '../../src/handlers/delete-test-users';
+import { makeHandler as planHandler } from '../../src/handlers/plan-run';
+import { makeHandler as provisionHandler } from '../../src/handlers/provision-users';
+import { makeHandler as workerHandler } from '../../src/handlers/run-worker';
+import { getJson } from '../../src/lib/aws/results';
+import { createRuntime, type Runtime } from '../../src/lib/deps';
+import { setLogSink } from '../../src/lib/log';
+import type { RunPlan } from '../../src/lib/plan';
+import type { Report } from '../../src/lib/report/report';
+import { type LocalEnvironment, startLocalEnvironment } from '../../src/local/environment';
+import { JwtVerifier } from '../../src/local/jwt-verifier';
+import { type SampleApi, startSampleApi } from '../../src/local/sample-api';
+
+/** Each handler, called as Lambda would call it, with real SDK calls against the local emulators. */
+describe('handlers against the local emulators', () => {
+  let env: LocalEnvironment;
+  let api: SampleApi;
+  let runtime: Runtime;
+  let plan: RunPlan;
+
+  beforeAll(async () => {
+    setLogSink(() => {});
+    env = await startLocalEnvironment();
+    const { stack } = env;
+    api = await startSampleApi(
+      new JwtVerifier({ issuer: stack.issuer, audience: stack.clientId, jwksUrl: stack.jwksUrl }),
+    );
+    runtime = createRuntime(env.handlerEnv(api.url), env.clients);
+  });
+  afterAll(async () => {
+    setLogSink(undefined);
+    await api?.stop();
+    await env?.stop();
+  });
+
+  it('plan creates the user set key once and finds it again', async () => {
+    const handler = planHandler(() => runtime);
+    plan = await handler({
+      input: { users: { NumberOfUsers: '3', NumberOfCallsPerUser: '4', StartDelaySeconds: 0 } },
+      executionName: 'it-1',
+    });
+    const again = await handler({
+      input: { users: { NumberOfUsers: 3, NumberOfCallsPerUser: 4 } },
+      executionName: 'it-2',
+    });
+    expect(again.keyId).toBe(plan.keyId);
+    const key = await env.clients.kms.send(new DescribeKeyCommand({ KeyId: runtime.config.keyAlias }));
+    expect(key.KeyMetadata).toMatchObject({ KeyId: plan.keyId, KeyState: 'Enabled' });
+  });
+
+  it('provision creates confirmed users and an encrypted credentials secret, and survives throttling', async () => {
+    env.kmsSecrets.injectThrottling({ operation: 'CreateSecret', count: 2 });
+    env.kmsSecrets.injectThrottling({ operation: 'GetSecretValue', count: 1 });
+    const handler = provisionHandler(() => runtime);
+    const [shard] = plan.shards;
+    expect(await handler({ ...(shard as RunPlan['shards'][number]), keyId: plan.keyId })).toEqual({
+      shard: 0,
+      created: 3,
+      reused: 0,
+    });
+    // Idempotent: a second run reuses everything.
+    expect(await handler({ ...(shard as RunPlan['shards'][number]), keyId: plan.keyId })).toEqual({
+      shard: 0,
+      created: 0,
+      reused: 3,
+    });
+    const user = await env.clients.cognito.send(
+      new AdminGetUserCommand({ UserPoolId: env.stack.userPoolId, Username: 'loadtestuser2' }),
+    );
+    expect(user.UserStatus).toBe('CONFIRMED');
+    const secret = await env.clients.secrets.send(
+      new GetSecretValueCommand({ SecretId: `${runtime.config.secretPrefix}shard-00000` }),
+    );
+    expect(Object.keys(JSON.parse(String(secret.SecretString)).users)).toEqual([
+      'loadtestuser0',
+      'loadtestuser1',
+      'loadtestuser2',
+    ]);
+  });
+
+  it('workers log in and send authorized requests that the protected API accepts', async () => {
+    const handler = workerHandler(() => runtime);
+    const armedAt = new Date().toISOString();
+    const results = await Promise.all(
+      [0, 1, 2].map((userIndex) => handler({ userIndex, settings: plan.worker, armedAt })),
+    );
+    expect(results.map((r) => r.total)).toEqual([4, 4, 4]);
+    expect(api.stats.accepted).toBe(12);
+    expect(api.stats.rejected).toBe(0);
+    expect([...api.stats.byUser.entries()].sort()).toEqual([
+      ['loadtestuser0', 4],
+      ['loadtestuser1', 4],
+      ['loadtestuser2', 4],
+    ]);
+  });
+
+  it('aggregate writes report.json with every request accounted for', async () => {
+    const handler = aggregateHandler(() => runtime);
+    const out = await handler({ runId: plan.runId, users: 3, callsPerUser: 4, thresholds: { p95Ms: 60_000 } });
+    expect(out.report.requests).toEqual({ total: 12, ok: 12, failed: 0 });
+    expect(out.report.thresholds.passed).toBe(true);
+    const stored = await getJson<Report>(runtime.results, out.reportKey);
+    expect(stored.statusCodes).toEqual({ '200': 12 });
+    expect(stored.users).toBe(3);
+    expect(JSON.stringify(stored)).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
+  });
+
+  it('aggregate refuses an incomplete set of summaries', async () => {
+    const handler = aggregateHandler(() => runtime);
+    await expect(handler({ runId: plan.runId, users: 4, callsPerUser: 4, thresholds: {} })).rejects.toMatchObject({
+      name: 'ResultsIncomplete',
+    });
+  });
+
+  it('cleanup removes users, secrets and schedules the key; a re-run reports zeros', async () => {
+    const handler = cleanupHandler(() => runtime);
+    env.kmsSecrets.injectThrottling({ operation: 'DeleteSecret', count: 1 });
+    const first = await handler({});
+    expect(first).toMatchObject({ usersDeleted: 3, secretsDeleted: 1, key: { keyId: plan.keyId, scheduled: true } });
+    expect(env.kmsSecrets.keyState(plan.keyId)?.state).toBe('PendingDeletion');
+    const users = await env.clients.cognito.send(new ListUsersCommand({ UserPoolId: env.stack.userPoolId }));
+    expect(users.Users).toEqual([]);
+    expect(env.kmsSecrets.secretNames()).toEqual([]);
+    expect(await handler({})).toEqual({
+      usersDeleted: 0,
+      secretsDeleted: 0,
+      key: { keyId: null, scheduled: false, deletionDate: null },
+    });
+  });
+});
