@@ -107,6 +107,7 @@ function benchAggregate(): void {
           finishedAt: 1_700_000_001_000,
           lateStartMs: 0,
           tokenRefreshes: 0,
+          tokenRefreshFailures: 0,
         }),
       ),
     );

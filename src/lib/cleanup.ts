@@ -20,6 +20,8 @@ export interface CleanupDeps {
 
 export interface CleanupResult {
   readonly usersDeleted: number;
+  /** Test users still in the pool (only with a number smaller than the user set); secrets and key stay with them. */
+  readonly usersRemaining: number;
   readonly secretsDeleted: number;
   readonly key: KeyRetirement;
 }
@@ -60,5 +62,5 @@ export async function cleanupUserSet(input: CleanupInput, deps: CleanupDeps): Pr
     secretsDeleted = removed.filter(Boolean).length;
     key = await retry(() => retireUserSetKey(deps.kms, deps.keyAlias));
   }
-  return { usersDeleted: deleted.filter(Boolean).length, secretsDeleted, key };
+  return { usersDeleted: deleted.filter(Boolean).length, usersRemaining: remaining.length, secretsDeleted, key };
 }

@@ -37,6 +37,7 @@ export interface WorkerResult {
 
 /** Refresh this long before expiry, so no request leaves with a token that expires in flight. */
 const REFRESH_MARGIN_MS = 5 * 60_000;
+const REFRESH_RETRY_MS = 30_000;
 
 export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<WorkerResult> {
   const now = deps.now ?? Date.now;
@@ -52,15 +53,32 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
   let tokens: Tokens = await retry(() => login(deps.pool, username, password, now));
   let refreshes = 0;
   let refreshing: Promise<Tokens> | undefined;
+  let refreshFailures = 0;
+  let nextRefreshAt = 0;
+  // A failed refresh never stops the load: requests go on with the current token (the API answers 401
+  // once it has expired, and the report counts that), and the refresh is tried again later.
   const token = async (): Promise<string> => {
-    if (tokens.expiresAt - REFRESH_MARGIN_MS > now()) return tokens.accessToken;
+    const current = now();
+    if (tokens.expiresAt - REFRESH_MARGIN_MS > current || current < nextRefreshAt || !tokens.refreshToken) {
+      return tokens.accessToken;
+    }
     const refreshToken = tokens.refreshToken;
-    if (!refreshToken) throw new AppError('LoginFailed', `no refresh token for ${username}`);
-    refreshing ??= retry(() => refresh(deps.pool, username, refreshToken, now)).finally(() => {
-      refreshing = undefined;
-    });
-    tokens = await refreshing;
-    refreshes++;
+    refreshing ??= retry(() => refresh(deps.pool, username, refreshToken, now))
+      .then(
+        (fresh) => {
+          tokens = fresh;
+          refreshes++;
+        },
+        () => {
+          refreshFailures++;
+          nextRefreshAt = now() + REFRESH_RETRY_MS;
+        },
+      )
+      .then(() => {
+        refreshing = undefined;
+        return tokens;
+      });
+    await refreshing;
     return tokens.accessToken;
   };
 
@@ -89,6 +107,7 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
     finishedAt: result.finishedAt,
     lateStartMs: Math.max(0, -delay),
     tokenRefreshes: refreshes,
+    tokenRefreshFailures: refreshFailures,
   };
   await retry(() => putJson(deps.results, workerSummaryKey(task.settings.runId, task.userIndex), summary));
   const { total, ok, failed } = result.counters;

@@ -59,7 +59,9 @@ export function formatCleanup(cleanup: CleanupResult): string {
   const key = cleanup.key.keyId
     ? `key ${cleanup.key.scheduled ? 'scheduled for deletion on' : 'already pending deletion until'} ${cleanup.key.deletionDate?.slice(0, 10) ?? '?'}`
     : 'no key';
-  return `cleanup    ${n(cleanup.usersDeleted)} users and ${n(cleanup.secretsDeleted)} secrets deleted, ${key}`;
+  const remaining =
+    cleanup.usersRemaining > 0 ? `, ${n(cleanup.usersRemaining)} test users remain (secrets and key kept)` : '';
+  return `cleanup    ${n(cleanup.usersDeleted)} users and ${n(cleanup.secretsDeleted)} secrets deleted, ${key}${remaining}`;
 }
 
 /** A Lambda error's Cause is the JSON Lambda returns; show its message, not the JSON. */

@@ -26,8 +26,7 @@ import { createUser, deleteUser, listUsernames, login } from '../../src/lib/aws/
 import { ensureUserSetKey, retireUserSetKey } from '../../src/lib/aws/kms';
 import { getJson, listKeys } from '../../src/lib/aws/results';
 import { readCredentials, shardSecretName, writeCredentials } from '../../src/lib/aws/secrets';
-
-const awsError = (name: string) => Object.assign(new Error(name), { name });
+import { awsError } from '../helpers';
 
 describe('cognito adapter', () => {
   const cognito = mockClient(CognitoIdentityProviderClient);

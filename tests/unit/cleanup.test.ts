@@ -7,8 +7,7 @@ import { DeleteAliasCommand, DescribeKeyCommand, KMSClient, ScheduleKeyDeletionC
 import { DeleteSecretCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { cleanupUserSet } from '../../src/lib/cleanup';
-
-const awsError = (name: string) => Object.assign(new Error(name), { name });
+import { awsError } from '../helpers';
 
 describe('cleanupUserSet', () => {
   const cognito = mockClient(CognitoIdentityProviderClient);
@@ -39,6 +38,7 @@ describe('cleanupUserSet', () => {
     const result = await cleanupUserSet({ users: undefined }, deps);
     expect(result).toEqual({
       usersDeleted: 2,
+      usersRemaining: 0,
       secretsDeleted: 1,
       key: { keyId: 'k', scheduled: true, deletionDate: '2030-01-01T00:00:00.000Z' },
     });
@@ -55,6 +55,7 @@ describe('cleanupUserSet', () => {
     kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
     expect(await cleanupUserSet({ users: undefined }, deps)).toEqual({
       usersDeleted: 0,
+      usersRemaining: 0,
       secretsDeleted: 0,
       key: { keyId: null, scheduled: false, deletionDate: null },
     });
@@ -69,7 +70,7 @@ describe('cleanupUserSet', () => {
       'loadtestuser1',
       'loadtestuser2',
     ]);
-    expect(result.usersDeleted).toBe(3);
+    expect(result).toMatchObject({ usersDeleted: 3, usersRemaining: 1, secretsDeleted: 0 });
     expect(sm.commandCalls(DeleteSecretCommand)).toHaveLength(0);
     expect(kms.commandCalls(ScheduleKeyDeletionCommand)).toHaveLength(0);
   });

@@ -6,8 +6,7 @@ import {
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { provisionShard } from '../../src/lib/provision';
-
-const awsError = (name: string) => Object.assign(new Error(name), { name });
+import { awsError } from '../helpers';
 
 describe('provisionShard', () => {
   const cognito = mockClient(CognitoIdentityProviderClient);

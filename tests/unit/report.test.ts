@@ -33,6 +33,7 @@ function summary(userIndex: number, latenciesUs: number[], statuses: number[], e
     finishedAt: 1_002_000 + userIndex,
     lateStartMs: userIndex === 2 ? 5_000 : 0,
     tokenRefreshes: 1,
+    tokenRefreshFailures: 0,
   };
 }
 
@@ -68,7 +69,13 @@ describe('mergeSummaries', () => {
     expect(report.requests).toEqual({ total: 9, ok: 3, failed: 6 });
     expect(report.statusCodes).toEqual({ '200': 2, '503': 2, '302': 1, '401': 1 });
     expect(report.errors).toEqual({ ECONNRESET: 1, timeout: 2 });
-    expect(report.workers).toEqual({ expected: 3, reported: 2, lateStarts: 0, tokenRefreshes: 2 });
+    expect(report.workers).toEqual({
+      expected: 3,
+      reported: 2,
+      lateStarts: 0,
+      tokenRefreshes: 2,
+      tokenRefreshFailures: 0,
+    });
     expect(report.durationSeconds).toBe(2.001);
     expect(report.throughputRps).toBeCloseTo(9 / 2.001, 2);
     expect(report.timeline.reduce((n, t) => n + t.requests, 0)).toBe(9);

@@ -1,6 +1,6 @@
 import { rateLimiter, withRetry } from '../../src/lib/retry';
 
-const named = (name: string) => Object.assign(new Error(name), { name });
+import { awsError as named } from '../helpers';
 
 describe('withRetry', () => {
   it('retries throttling with growing, jittered waits, then succeeds', async () => {

@@ -9,6 +9,7 @@ import { runLoad } from '../../src/lib/load/engine';
 import type { WorkerSummary } from '../../src/lib/load/summary';
 import { buildPlan } from '../../src/lib/plan';
 import { runWorker } from '../../src/lib/worker';
+import { awsError } from '../helpers';
 
 /** A real loopback server that records what it receives; `respond` picks the status. */
 async function recordingServer(respond: (n: number) => number = () => 200) {
@@ -124,6 +125,49 @@ describe('runWorker against a real loopback server', () => {
       name: 'CredentialsNotFound',
     });
     expect(server.seen).toHaveLength(0);
+  });
+
+  it('refreshes the access token before it expires, once for concurrent requests', async () => {
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ users: { loadtestuser0: 'Pw-0!aA-xxxxxxxxxxxx' } }),
+    });
+    // The first token is already inside the 5-minute refresh margin.
+    cognito
+      .on(AdminInitiateAuthCommand, { AuthFlow: 'ADMIN_USER_PASSWORD_AUTH' })
+      .resolves({ AuthenticationResult: { AccessToken: 'old', RefreshToken: 'r', ExpiresIn: 60 } });
+    cognito
+      .on(AdminInitiateAuthCommand, { AuthFlow: 'REFRESH_TOKEN_AUTH' })
+      .resolves({ AuthenticationResult: { AccessToken: 'new', ExpiresIn: 3600 } });
+    const input = { users: { NumberOfUsers: 1, NumberOfCallsPerUser: 6, ConcurrencyPerUser: 3, StartDelaySeconds: 0 } };
+    const plan = buildPlan(parseRunInput(input), 'r', 'k');
+    await runWorker({ userIndex: 0, settings: plan.worker, armedAt: new Date().toISOString() }, deps());
+    expect(server.seen.map((r) => r.headers.authorization)).toEqual(Array(6).fill('Bearer new'));
+    const refreshes = cognito
+      .commandCalls(AdminInitiateAuthCommand)
+      .filter((c) => c.args[0].input.AuthFlow === 'REFRESH_TOKEN_AUTH');
+    expect(refreshes).toHaveLength(1);
+    expect(refreshes[0]?.args[0].input.AuthParameters).toEqual({ REFRESH_TOKEN: 'r' });
+    const summary = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body));
+    expect(summary.tokenRefreshes).toBe(1);
+  });
+
+  it('keeps sending with the current token when a refresh fails, and counts the failure', async () => {
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({ users: { loadtestuser0: 'Pw-0!aA-xxxxxxxxxxxx' } }),
+    });
+    cognito
+      .on(AdminInitiateAuthCommand, { AuthFlow: 'ADMIN_USER_PASSWORD_AUTH' })
+      .resolves({ AuthenticationResult: { AccessToken: 'old', RefreshToken: 'r', ExpiresIn: 60 } });
+    cognito
+      .on(AdminInitiateAuthCommand, { AuthFlow: 'REFRESH_TOKEN_AUTH' })
+      .rejects(awsError('NotAuthorizedException'));
+    const input = { users: { NumberOfUsers: 1, NumberOfCallsPerUser: 5, StartDelaySeconds: 0 } };
+    const plan = buildPlan(parseRunInput(input), 'r', 'k');
+    const result = await runWorker({ userIndex: 0, settings: plan.worker, armedAt: new Date().toISOString() }, deps());
+    expect(result.total).toBe(5);
+    expect(server.seen.map((r) => r.headers.authorization)).toEqual(Array(5).fill('Bearer old'));
+    const summary = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body));
+    expect(summary).toMatchObject({ tokenRefreshes: 0, tokenRefreshFailures: 1 });
   });
 });
 

@@ -66,4 +66,5 @@ export interface WorkerSummary {
   /** How late after the start barrier this worker began (ms; 0 when on time). */
   readonly lateStartMs: number;
   readonly tokenRefreshes: number;
+  readonly tokenRefreshFailures: number;
 }

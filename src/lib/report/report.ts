@@ -59,6 +59,7 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
   let maxUs = 0;
   let lateStarts = 0;
   let tokenRefreshes = 0;
+  let tokenRefreshFailures = 0;
   for (const summary of summaries) {
     addCounters(counters, summary.counters);
     histogram.add(decodeHistogram(summary.histogram));
@@ -70,6 +71,7 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
     finishedAt = Math.max(finishedAt, summary.finishedAt);
     if (summary.lateStartMs > LATE_START_MS) lateStarts++;
     tokenRefreshes += summary.tokenRefreshes;
+    tokenRefreshFailures += summary.tokenRefreshFailures;
   }
   if (summaries.length === 0) startedAt = finishedAt = Date.now();
   const durationSeconds = Math.max(0, (finishedAt - startedAt) / 1000);
@@ -91,7 +93,7 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
     errors: { ECONNRESET: 0, timeout: 0, ...counters.errors },
     throughputRps: durationSeconds > 0 ? round(counters.total / durationSeconds) : 0,
     latencyMs: latencySummary(histogram, maxUs > 0 ? { minUs, maxUs } : undefined),
-    workers: { expected: context.users, reported: summaries.length, lateStarts, tokenRefreshes },
+    workers: { expected: context.users, reported: summaries.length, lateStarts, tokenRefreshes, tokenRefreshFailures },
     timeline,
   };
   return { ...partial, thresholds: evaluateThresholds(context.thresholds, partial) };
