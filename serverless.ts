@@ -4,91 +4,7 @@
  */
 import { readYaml, STATE_MACHINE_FILES } from './sls/definitions';
 import { functions } from './sls/functions';
-
-const STACK = '${self:service}-${sls:stage}';
-const STACK_TAG = 'apiloadtest:stack';
-
-const arn = (service: string, resource: string) => ({
-  'Fn::Join': [
-    ':',
-    ['arn', { Ref: 'AWS::Partition' }, service, { Ref: 'AWS::Region' }, { Ref: 'AWS::AccountId' }, resource],
-  ],
-});
-
-/** Least privilege: named actions only, on the stack's own pool, secrets, key and bucket. */
-const iamStatements = [
-  {
-    Sid: 'TestUsersInTheStackPool',
-    Effect: 'Allow',
-    Action: [
-      'cognito-idp:AdminCreateUser',
-      'cognito-idp:AdminSetUserPassword',
-      'cognito-idp:AdminInitiateAuth',
-      'cognito-idp:AdminDeleteUser',
-      'cognito-idp:ListUsers',
-    ],
-    Resource: [{ 'Fn::GetAtt': ['UserPool', 'Arn'] }],
-  },
-  {
-    Sid: 'CredentialSecretsByPrefix',
-    Effect: 'Allow',
-    Action: [
-      'secretsmanager:CreateSecret',
-      'secretsmanager:GetSecretValue',
-      'secretsmanager:PutSecretValue',
-      'secretsmanager:DeleteSecret',
-      'secretsmanager:TagResource',
-    ],
-    Resource: [arn('secretsmanager', `secret:${STACK}/test-users/*`)],
-  },
-  {
-    // ListSecrets has no resource-level permissions; it reveals names, never values.
-    Sid: 'FindLeftoverSecrets',
-    Effect: 'Allow',
-    Action: ['secretsmanager:ListSecrets'],
-    Resource: ['*'],
-  },
-  {
-    Sid: 'CreateTaggedUserSetKey',
-    Effect: 'Allow',
-    Action: ['kms:CreateKey', 'kms:TagResource'],
-    Resource: ['*'],
-    Condition: { StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: STACK } },
-  },
-  {
-    Sid: 'UseAndRetireTheUserSetKey',
-    Effect: 'Allow',
-    Action: [
-      'kms:DescribeKey',
-      'kms:CreateAlias',
-      'kms:DeleteAlias',
-      'kms:ScheduleKeyDeletion',
-      'kms:Encrypt',
-      'kms:Decrypt',
-      'kms:GenerateDataKey',
-    ],
-    Resource: [arn('kms', 'key/*')],
-    Condition: { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: STACK } },
-  },
-  {
-    Sid: 'TheUserSetKeyAlias',
-    Effect: 'Allow',
-    Action: ['kms:CreateAlias', 'kms:DeleteAlias', 'kms:DescribeKey'],
-    Resource: [arn('kms', `alias/${STACK}-test-users`)],
-  },
-  {
-    Sid: 'RunResults',
-    Effect: 'Allow',
-    Action: ['s3:PutObject', 's3:GetObject'],
-    Resource: [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/runs/*']] }],
-  },
-  {
-    Sid: 'ListRunResults',
-    Effect: 'Allow',
-    Action: ['s3:ListBucket'],
-    Resource: [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }],
-  },
-];
+import { functionRoles, roleLogicalId, STACK, STACK_TAG } from './sls/iam';
 
 const stateMachines = Object.fromEntries(
   Object.entries(STATE_MACHINE_FILES).map(([key, file]) => [
@@ -124,10 +40,12 @@ const serverlessConfiguration = {
       LOADTEST_COGNITO_WRITE_RPS: '${param:cognitoWriteRps, "40"}',
       NODE_OPTIONS: '--enable-source-maps',
     },
-    iam: { role: { statements: iamStatements } },
   },
   package: { individually: true },
-  functions,
+  // Each function runs with its own role (sls/iam.ts): only what that function calls.
+  functions: Object.fromEntries(
+    Object.entries(functions).map(([key, fn]) => [key, { ...fn, role: roleLogicalId(key) }]),
+  ),
   stepFunctions: { validate: true, stateMachines },
   custom: {
     esbuild: {
@@ -142,7 +60,7 @@ const serverlessConfiguration = {
     },
   },
   resources: {
-    Resources: Object.assign({}, ...resources.map((r) => r.Resources ?? {})),
+    Resources: Object.assign(functionRoles(), ...resources.map((r) => r.Resources ?? {})),
     Outputs: Object.assign({}, ...resources.map((r) => r.Outputs ?? {})),
   },
 };

@@ -109,12 +109,49 @@ describe('packaged CloudFormation template (sls package)', () => {
     expect(JSON.stringify(template)).not.toMatch(/"Action":\s*"\*"/);
   });
 
-  it('scopes Cognito actions to the stack pool and secrets to the stack prefix', () => {
-    const role = template.Resources.IamRoleLambdaExecution as Resource;
-    const statements = role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
-    const cognito = statements.find((s: any) => [s.Action].flat().some((a: string) => a.startsWith('cognito-idp:')));
-    expect(cognito.Resource).toEqual([{ 'Fn::GetAtt': ['UserPool', 'Arn'] }]);
-    const secrets = statements.find((s: any) => [s.Action].flat().includes('secretsmanager:GetSecretValue'));
-    expect(JSON.stringify(secrets.Resource)).toContain('secret:apiloadtest-ci/test-users/*');
+  it('gives each function its own role with only what it calls', () => {
+    const actionsOf = (fn: string) => {
+      const roleId = (template.Resources[`${fn}LambdaFunction`] as Resource).Properties.Role['Fn::GetAtt'][0];
+      const role = template.Resources[roleId] as Resource;
+      return role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).flatMap((s: any) =>
+        [s.Action].flat(),
+      );
+    };
+    expect(template.Resources.IamRoleLambdaExecution).toBeUndefined();
+    expect(actionsOf('RunWorker').sort()).toEqual([
+      'cognito-idp:AdminInitiateAuth',
+      'kms:Decrypt',
+      'logs:CreateLogStream',
+      'logs:PutLogEvents',
+      's3:PutObject',
+      'secretsmanager:GetSecretValue',
+    ]);
+    expect(actionsOf('AggregateResults')).not.toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue']));
+    expect(
+      actionsOf('AggregateResults').some((a: string) => a.startsWith('cognito-idp:') || a.startsWith('kms:')),
+    ).toBe(false);
+    expect(actionsOf('ProvisionUsers')).not.toContain('cognito-idp:AdminDeleteUser');
+    expect(actionsOf('DeleteTestUsers')).not.toContain('cognito-idp:AdminCreateUser');
+    expect(actionsOf('PlanRun').every((a: string) => a.startsWith('kms:') || a.startsWith('logs:'))).toBe(true);
+  });
+
+  it('scopes Cognito actions to the stack pool, secrets to the stack prefix, keys to the stack tag', () => {
+    const statements = ofType('AWS::IAM::Role')
+      .filter(([id]) => !id.startsWith('Apiloadtest'))
+      .flatMap(([, role]) => role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement));
+    for (const statement of statements) {
+      const actions: string[] = [statement.Action].flat();
+      const resource = JSON.stringify(statement.Resource);
+      if (actions.some((a) => a.startsWith('cognito-idp:')))
+        expect(statement.Resource).toEqual([{ 'Fn::GetAtt': ['UserPool', 'Arn'] }]);
+      if (actions.some((a) => a.startsWith('secretsmanager:') && a !== 'secretsmanager:ListSecrets')) {
+        expect(resource).toContain('secret:apiloadtest-ci/test-users/*');
+      }
+      if (actions.some((a) => a.startsWith('kms:')) && resource.includes('key/*')) {
+        expect(JSON.stringify(statement.Condition)).toContain('aws:ResourceTag/apiloadtest:stack');
+      }
+      if (actions.includes('kms:CreateKey'))
+        expect(JSON.stringify(statement.Condition)).toContain('aws:RequestTag/apiloadtest:stack');
+    }
   });
 });
