@@ -91,6 +91,19 @@ async function deployStack(clients: AwsClients, cognitoEndpoint: string): Promis
   return { userPoolId, clientId, bucket, issuer, jwksUrl: `${issuer}/.well-known/jwks.json` };
 }
 
+/** What serverless.ts's provider.environment resolves to, for the local stack (a config test compares the keys). */
+export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId' | 'bucket'>, targetUrl: string): Env {
+  return {
+    [ENV.stackName]: LOCAL_STACK,
+    [ENV.userPoolId]: stack.userPoolId,
+    [ENV.userPoolClientId]: stack.clientId,
+    [ENV.resultsBucket]: stack.bucket,
+    [ENV.targetUrl]: targetUrl,
+    // Emulators answer as fast as we ask; the cloud default protects Cognito's account quota.
+    [ENV.cognitoWriteRps]: '500',
+  };
+}
+
 /**
  * Starts the emulators on free loopback ports and creates the stack's resources in them. Everything
  * lives in a temporary directory that stop() removes; stop() is safe to call more than once.
@@ -132,15 +145,7 @@ export async function startLocalEnvironment(): Promise<LocalEnvironment> {
       kmsSecrets,
       stack,
       pids: [cognito.pid],
-      handlerEnv: (targetUrl) => ({
-        [ENV.stackName]: LOCAL_STACK,
-        [ENV.userPoolId]: stack.userPoolId,
-        [ENV.userPoolClientId]: stack.clientId,
-        [ENV.resultsBucket]: stack.bucket,
-        [ENV.targetUrl]: targetUrl,
-        // Emulators answer as fast as we ask; the cloud default protects Cognito's account quota.
-        [ENV.cognitoWriteRps]: '500',
-      }),
+      handlerEnv: (targetUrl) => localHandlerEnv(stack, targetUrl),
       stop,
     };
   } catch (error) {

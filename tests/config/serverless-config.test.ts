@@ -4,6 +4,7 @@ import { functionLogicalId, ROOT, readYaml, STATE_MACHINE_FILES } from '../../sl
 import { functions } from '../../sls/functions';
 import { ENV } from '../../src/lib/config';
 import { PROVISION_PARALLEL_SHARDS, USERS_PER_GROUP } from '../../src/lib/plan';
+import { localHandlerEnv } from '../../src/local/environment';
 import { taskBindings } from '../../src/local/workflow-runner';
 
 // eslint-free require: serverless.ts sets module.exports, as osls expects.
@@ -61,6 +62,16 @@ describe('serverless.ts', () => {
 
   it('gives the Lambdas every variable config.ts reads', () => {
     expect(Object.keys(config.provider.environment)).toEqual(expect.arrayContaining(Object.values(ENV)));
+  });
+
+  it('gives the local handlers the same variables as the Lambdas', () => {
+    const local = Object.keys(
+      localHandlerEnv({ userPoolId: 'p', clientId: 'c', bucket: 'b' }, 'http://127.0.0.1:1/'),
+    ).sort();
+    const deployed = Object.keys(config.provider.environment)
+      .filter((name) => name.startsWith('LOADTEST_'))
+      .sort();
+    expect(local).toEqual(deployed);
   });
 
   it('takes apiGatewayUrl as a param and refuses to deploy without it', () => {
