@@ -38,6 +38,7 @@ const serverlessConfiguration = {
       // Empty when packaging offline; sls/require-api-url.js refuses to deploy without it.
       LOADTEST_TARGET_URL: '${param:apiGatewayUrl, ""}',
       LOADTEST_COGNITO_WRITE_RPS: '${param:cognitoWriteRps, "40"}',
+      LOADTEST_MAX_CONCURRENT_WORKERS: '${param:maxConcurrentWorkers, "800"}',
       NODE_OPTIONS: '--enable-source-maps',
     },
   },

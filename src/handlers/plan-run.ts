@@ -3,7 +3,12 @@ import { type PrepareEvent, prepareRun } from '../lib/prepare';
 
 export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEvent) => {
   const { config, clients } = runtime();
-  return prepareRun(event, { kms: clients.kms, keyAlias: config.keyAlias, stackName: config.stackName });
+  return prepareRun(event, {
+    kms: clients.kms,
+    keyAlias: config.keyAlias,
+    stackName: config.stackName,
+    maxConcurrentWorkers: config.maxConcurrentWorkers,
+  });
 };
 
 export const handler = makeHandler(lazyRuntime());

@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { getJson, listKeys, putJson, putObject, type ResultsStore, runPrefix } from './aws/results';
+import { getJson, listKeys, putJson, putObject, type ResultsStore, runPrefix, userSummaryPrefix } from './aws/results';
 import { AppError } from './errors';
 import type { Thresholds } from './input';
 import type { WorkerSummary } from './load/summary';
@@ -32,7 +32,7 @@ const READ_PARALLELISM = 32;
 
 export async function aggregateRun(task: AggregateTask, deps: AggregateDeps): Promise<AggregateResult> {
   const retry = <T>(operation: () => Promise<T>) => withRetry(operation, deps.retry);
-  const prefix = `${runPrefix(task.runId)}workers/`;
+  const prefix = userSummaryPrefix(task.runId);
   const keys = await retry(() => listKeys(deps.results, prefix));
   const limit = pLimit(READ_PARALLELISM);
   const summaries = await Promise.all(
@@ -42,7 +42,7 @@ export async function aggregateRun(task: AggregateTask, deps: AggregateDeps): Pr
   if (summaries.length !== task.users) {
     throw new AppError(
       'ResultsIncomplete',
-      `expected ${task.users} worker summaries under ${prefix}, found ${summaries.length}`,
+      `expected ${task.users} user summaries under ${prefix}, found ${summaries.length}`,
     );
   }
   const report = mergeSummaries(

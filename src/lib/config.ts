@@ -8,7 +8,11 @@ export const ENV = {
   resultsBucket: 'LOADTEST_RESULTS_BUCKET',
   targetUrl: 'LOADTEST_TARGET_URL',
   cognitoWriteRps: 'LOADTEST_COGNITO_WRITE_RPS',
+  maxConcurrentWorkers: 'LOADTEST_MAX_CONCURRENT_WORKERS',
 } as const;
+
+/** Below Lambda's default 1,000 concurrent executions per account, leaving room for everything else. */
+export const DEFAULT_MAX_CONCURRENT_WORKERS = 800;
 
 /** Below Cognito's 50 RPS per account for user creation, leaving room for anything else in the account. */
 export const DEFAULT_COGNITO_WRITE_RPS = 40;
@@ -27,6 +31,8 @@ export interface Config {
   readonly secretPrefix: string;
   /** Cognito create/update/delete calls per second for the whole stack, split among parallel tasks. */
   readonly cognitoWriteRps: number;
+  /** Worker Lambdas that may run at once; more users than this share workers. */
+  readonly maxConcurrentWorkers: number;
 }
 
 export const keyAliasFor = (stackName: string): string => `alias/${stackName}-test-users`;
@@ -55,14 +61,17 @@ export function loadConfig(env: Env = process.env): Config {
       problems.push(`${ENV.targetUrl} ${(error as Error).message}`);
     }
   }
-  let cognitoWriteRps = DEFAULT_COGNITO_WRITE_RPS;
-  const rps = env[ENV.cognitoWriteRps]?.trim();
-  if (rps) {
-    cognitoWriteRps = Number(rps);
-    if (!Number.isFinite(cognitoWriteRps) || cognitoWriteRps <= 0) {
-      problems.push(`${ENV.cognitoWriteRps} must be a positive number, got "${rps}"`);
+  const positive = (name: string, fallback: number, integer: boolean): number => {
+    const text = env[name]?.trim();
+    if (!text) return fallback;
+    const value = Number(text);
+    if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
+      problems.push(`${name} must be a positive ${integer ? 'whole ' : ''}number, got "${text}"`);
     }
-  }
+    return value;
+  };
+  const cognitoWriteRps = positive(ENV.cognitoWriteRps, DEFAULT_COGNITO_WRITE_RPS, false);
+  const maxConcurrentWorkers = positive(ENV.maxConcurrentWorkers, DEFAULT_MAX_CONCURRENT_WORKERS, true);
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return {
     stackName,
@@ -73,6 +82,7 @@ export function loadConfig(env: Env = process.env): Config {
     keyAlias: keyAliasFor(stackName),
     secretPrefix: secretPrefixFor(stackName),
     cognitoWriteRps,
+    maxConcurrentWorkers,
   };
 }
 

@@ -8,6 +8,9 @@ export const LIMITS = {
   maxCallsPerUser: 100_000,
   /** Lambda allows 1,024 file descriptors: one connection per in-flight request, with headroom. */
   maxConcurrencyPerUser: 256,
+  maxUsersPerWorker: 100,
+  /** Connections one worker Lambda may hold: users per worker × concurrency per user, under its 1,024 fds. */
+  maxConnectionsPerWorker: 900,
   maxTimeoutMs: 60_000,
   maxStartDelaySeconds: 600,
   maxHeaderBytes: 8_192,
@@ -38,6 +41,8 @@ export interface RunInput {
   readonly users: number;
   readonly callsPerUser: number;
   readonly concurrencyPerUser: number;
+  /** Users one worker Lambda runs; undefined lets the plan choose from the concurrency budget. */
+  readonly usersPerWorker: number | undefined;
   readonly startDelaySeconds: number;
   readonly request: RequestSpec;
   readonly thresholds: Thresholds;
@@ -116,7 +121,13 @@ export function parseRunInput(raw: Json): RunInput {
       'is required, e.g. {"users":{"NumberOfUsers":"10","NumberOfCallsPerUser":"20"}}',
     );
   const users = readSection(raw, 'users');
-  rejectUnknown(users, 'users.', ['NumberOfUsers', 'NumberOfCallsPerUser', 'ConcurrencyPerUser', 'StartDelaySeconds']);
+  rejectUnknown(users, 'users.', [
+    'NumberOfUsers',
+    'NumberOfCallsPerUser',
+    'ConcurrencyPerUser',
+    'UsersPerWorker',
+    'StartDelaySeconds',
+  ]);
   const request = readSection(raw, 'request');
   rejectUnknown(request, 'request.', ['method', 'path', 'headers', 'body', 'timeoutMs']);
   const thresholds = readSection(raw, 'thresholds');
@@ -135,6 +146,10 @@ export function parseRunInput(raw: Json): RunInput {
             min: 1,
             max: LIMITS.maxConcurrencyPerUser,
           }),
+    usersPerWorker:
+      users.UsersPerWorker === undefined
+        ? undefined
+        : readInteger(users.UsersPerWorker, 'users.UsersPerWorker', { min: 1, max: LIMITS.maxUsersPerWorker }),
     startDelaySeconds:
       users.StartDelaySeconds === undefined
         ? DEFAULTS.startDelaySeconds

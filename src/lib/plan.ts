@@ -1,12 +1,13 @@
-import type { RequestSpec, RunInput, Thresholds } from './input';
+import { InvalidInputError } from './errors';
+import { LIMITS, type RequestSpec, type RunInput, type Thresholds } from './input';
 
 /** Users whose credentials share one secret and one provisioning task (a secret holds ≤ 64 KiB). */
 export const USERS_PER_SHARD = 100;
 /**
- * Users per fan-out group: one Distributed Map child runs an inline Map over its group, and an inline
- * Map runs at most 40 iterations at once, so a group of 40 keeps every user of a group running together.
+ * Workers per fan-out group: one Distributed Map child runs an inline Map over its group's workers, and
+ * an inline Map runs at most 40 iterations at once, so a group of 40 keeps all its workers running together.
  */
-export const USERS_PER_GROUP = 40;
+export const WORKERS_PER_GROUP = 40;
 
 export const USERNAME_PREFIX = 'loadtestuser';
 export const usernameOf = (index: number): string => `${USERNAME_PREFIX}${index}`;
@@ -27,6 +28,8 @@ export interface WorkerSettings {
   readonly runId: string;
   readonly callsPerUser: number;
   readonly concurrencyPerUser: number;
+  /** Users each worker Lambda runs side by side (each with its own login, connections and summary). */
+  readonly usersPerWorker: number;
   readonly startDelaySeconds: number;
   readonly request: RequestSpec;
 }
@@ -38,7 +41,9 @@ export interface RunPlan {
   readonly callsPerUser: number;
   readonly keyId: string;
   readonly shards: readonly Shard[];
+  /** Fan-out groups of users; each holds up to WORKERS_PER_GROUP workers of usersPerWorker users. */
   readonly groups: readonly Range[];
+  readonly workers: number;
   readonly worker: WorkerSettings;
   readonly thresholds: Thresholds;
 }
@@ -49,18 +54,44 @@ export function splitRange(count: number, size: number): Range[] {
   return out;
 }
 
-export function buildPlan(input: RunInput, runId: string, keyId: string): RunPlan {
+/**
+ * Chooses how many users each worker Lambda runs: one each while the workers fit the account's Lambda
+ * concurrency budget, more when they would not (10,000 users at a budget of 800 -> 13 users a worker).
+ */
+export function usersPerWorkerFor(input: RunInput, maxConcurrentWorkers: number): number {
+  const perWorker = input.usersPerWorker ?? Math.max(1, Math.ceil(input.users / maxConcurrentWorkers));
+  const workers = Math.ceil(input.users / perWorker);
+  if (workers > maxConcurrentWorkers) {
+    throw new InvalidInputError(
+      'users.UsersPerWorker',
+      `${perWorker} gives ${workers} workers, more than the ${maxConcurrentWorkers} that may run at once; use at least ${Math.ceil(input.users / maxConcurrentWorkers)} (or omit it)`,
+    );
+  }
+  if (perWorker * input.concurrencyPerUser > LIMITS.maxConnectionsPerWorker) {
+    const field = input.usersPerWorker === undefined ? 'users.ConcurrencyPerUser' : 'users.UsersPerWorker';
+    throw new InvalidInputError(
+      field,
+      `${perWorker} users per worker × ${input.concurrencyPerUser} concurrent requests each exceeds the ${LIMITS.maxConnectionsPerWorker} connections one Lambda can hold`,
+    );
+  }
+  return perWorker;
+}
+
+export function buildPlan(input: RunInput, runId: string, keyId: string, maxConcurrentWorkers: number): RunPlan {
+  const usersPerWorker = usersPerWorkerFor(input, maxConcurrentWorkers);
   return {
     runId,
     users: input.users,
     callsPerUser: input.callsPerUser,
     keyId,
     shards: splitRange(input.users, USERS_PER_SHARD).map((range, shard) => ({ shard, ...range })),
-    groups: splitRange(input.users, USERS_PER_GROUP),
+    groups: splitRange(input.users, WORKERS_PER_GROUP * usersPerWorker),
+    workers: Math.ceil(input.users / usersPerWorker),
     worker: {
       runId,
       callsPerUser: input.callsPerUser,
       concurrencyPerUser: input.concurrencyPerUser,
+      usersPerWorker,
       startDelaySeconds: input.startDelaySeconds,
       request: input.request,
     },

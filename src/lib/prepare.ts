@@ -1,7 +1,7 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { ensureUserSetKey } from './aws/kms';
 import { parseRunInput } from './input';
-import { buildPlan, type RunPlan, runIdFrom } from './plan';
+import { buildPlan, type RunPlan, runIdFrom, usersPerWorkerFor } from './plan';
 import { type RetryOptions, withRetry } from './retry';
 
 export interface PrepareEvent {
@@ -13,6 +13,7 @@ export interface PrepareDeps {
   readonly kms: KMSClient;
   readonly keyAlias: string;
   readonly stackName: string;
+  readonly maxConcurrentWorkers: number;
   readonly retry?: RetryOptions;
 }
 
@@ -22,6 +23,8 @@ export interface PrepareDeps {
  */
 export async function prepareRun(event: PrepareEvent, deps: PrepareDeps): Promise<RunPlan> {
   const input = parseRunInput(event.input);
+  // Checked before the key exists: an impossible plan creates nothing.
+  usersPerWorkerFor(input, deps.maxConcurrentWorkers);
   const keyId = await withRetry(() => ensureUserSetKey(deps.kms, deps.keyAlias, deps.stackName), deps.retry);
-  return buildPlan(input, runIdFrom(event.executionName), keyId);
+  return buildPlan(input, runIdFrom(event.executionName), keyId, deps.maxConcurrentWorkers);
 }

@@ -1,7 +1,7 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { login, refresh, type Tokens, type UserPool } from './aws/cognito';
-import { putJson, type ResultsStore, workerSummaryKey } from './aws/results';
-import { readCredentials, shardSecretName } from './aws/secrets';
+import { putJson, type ResultsStore, userSummaryKey } from './aws/results';
+import { type Credentials, readCredentials, shardSecretName } from './aws/secrets';
 import { AppError } from './errors';
 import { runLoad } from './load/engine';
 import { encodeHistogram } from './load/histogram';
@@ -9,8 +9,11 @@ import type { WorkerSummary } from './load/summary';
 import { shardOf, usernameOf, type WorkerSettings } from './plan';
 import { type RetryOptions, sleep, withRetry } from './retry';
 
+/** One worker Lambda: users firstUser.. up to settings.usersPerWorker of them, never past lastUser. */
 export interface WorkerTask {
-  readonly userIndex: number;
+  readonly firstUser: number;
+  /** The last user of the worker's fan-out group: the worker's range stops there. */
+  readonly lastUser: number;
   readonly settings: WorkerSettings;
   /** When the fan-out began (ISO-8601); the start barrier is this plus settings.startDelaySeconds. */
   readonly armedAt: string;
@@ -27,9 +30,10 @@ export interface WorkerDeps {
   readonly wait?: (ms: number) => Promise<void>;
 }
 
-/** What goes back into the state machine: a few numbers, never the summary itself. */
+/** What goes back into the state machine: a few numbers, never the summaries themselves. */
 export interface WorkerResult {
-  readonly userIndex: number;
+  readonly firstUser: number;
+  readonly users: number;
   readonly total: number;
   readonly ok: number;
   readonly failed: number;
@@ -39,13 +43,49 @@ export interface WorkerResult {
 const REFRESH_MARGIN_MS = 5 * 60_000;
 const REFRESH_RETRY_MS = 30_000;
 
+/**
+ * Runs the worker's users side by side, each with its own login, connections and summary, all from the
+ * same start barrier. Credentials are read once per shard secret.
+ */
 export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<WorkerResult> {
+  const last = Math.min(task.lastUser, task.firstUser + task.settings.usersPerWorker - 1);
+  if (!Number.isInteger(task.firstUser) || last < task.firstUser) {
+    throw new AppError('InvalidInput', `worker range ${task.firstUser}..${task.lastUser} holds no user`);
+  }
+  const shards = new Map<number, Promise<Credentials | undefined>>();
+  const credentialsOf = (userIndex: number) => {
+    const shard = shardOf(userIndex);
+    let pending = shards.get(shard);
+    if (!pending) {
+      const name = shardSecretName(deps.secretPrefix, shard);
+      pending = withRetry(() => readCredentials(deps.secrets, name), deps.retry);
+      shards.set(shard, pending);
+    }
+    return pending;
+  };
+  const indices = Array.from({ length: last - task.firstUser + 1 }, (_, i) => task.firstUser + i);
+  const results = await Promise.all(indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf)));
+  return {
+    firstUser: task.firstUser,
+    users: results.length,
+    total: results.reduce((n, r) => n + r.total, 0),
+    ok: results.reduce((n, r) => n + r.ok, 0),
+    failed: results.reduce((n, r) => n + r.failed, 0),
+  };
+}
+
+async function runUser(
+  userIndex: number,
+  task: WorkerTask,
+  deps: WorkerDeps,
+  credentialsOf: (userIndex: number) => Promise<Credentials | undefined>,
+): Promise<{ total: number; ok: number; failed: number }> {
   const now = deps.now ?? Date.now;
-  const username = usernameOf(task.userIndex);
-  const secretName = shardSecretName(deps.secretPrefix, shardOf(task.userIndex));
+  const username = usernameOf(userIndex);
+  const secretName = shardSecretName(deps.secretPrefix, shardOf(userIndex));
   const retry = <T>(operation: () => Promise<T>) => withRetry(operation, deps.retry);
 
-  const credentials = await retry(() => readCredentials(deps.secrets, secretName));
+  const credentials = await credentialsOf(userIndex);
   const password = credentials?.[username];
   if (!password) throw new AppError('CredentialsNotFound', `no credentials for ${username} in ${secretName}`);
 
@@ -97,7 +137,7 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
   const summary: WorkerSummary = {
     version: 1,
     runId: task.settings.runId,
-    userIndex: task.userIndex,
+    userIndex,
     username,
     counters: result.counters,
     histogram: encodeHistogram(result.histogram),
@@ -109,7 +149,7 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
     tokenRefreshes: refreshes,
     tokenRefreshFailures: refreshFailures,
   };
-  await retry(() => putJson(deps.results, workerSummaryKey(task.settings.runId, task.userIndex), summary));
+  await retry(() => putJson(deps.results, userSummaryKey(task.settings.runId, userIndex), summary));
   const { total, ok, failed } = result.counters;
-  return { userIndex: task.userIndex, total, ok, failed };
+  return { total, ok, failed };
 }

@@ -14,6 +14,7 @@ Usage: npm run local -- [options]
   --users N            test users, one worker each (default 10, max 10000)
   --calls N            requests per user (default 20)
   --concurrency N      requests in flight per user (default 1)
+  --users-per-worker N users one worker Lambda runs (default: 1, more past 800 users)
   --target URL         a loopback API to load instead of the sample one (http://127.0.0.1:PORT/path)
   --path PATH          request path appended to the target (default none)
   --start-delay S      seconds between fan-out and the start barrier (default 1)
@@ -37,6 +38,7 @@ export interface CliOptions {
   users: number;
   calls: number;
   concurrency: number | undefined;
+  usersPerWorker: number | undefined;
   target: string | undefined;
   path: string | undefined;
   startDelay: number | undefined;
@@ -85,6 +87,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
         users: { type: 'string' },
         calls: { type: 'string' },
         concurrency: { type: 'string' },
+        'users-per-worker': { type: 'string' },
         target: { type: 'string' },
         path: { type: 'string' },
         'start-delay': { type: 'string' },
@@ -131,6 +134,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     users: integer('users', str('users'), 10, 1, 10_000) as number,
     calls: integer('calls', str('calls'), 20, 1, 100_000) as number,
     concurrency: integer('concurrency', str('concurrency'), undefined, 1, 256),
+    usersPerWorker: integer('users-per-worker', str('users-per-worker'), undefined, 1, 100),
     target,
     path,
     startDelay: integer('start-delay', str('start-delay'), undefined, 0, 600),
@@ -186,6 +190,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       users: options.users,
       calls: options.calls,
       concurrency: options.concurrency,
+      usersPerWorker: options.usersPerWorker,
       startDelaySeconds: options.startDelay,
       target: options.target,
       thresholds: options.thresholds,

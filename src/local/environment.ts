@@ -101,6 +101,7 @@ export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId
     [ENV.targetUrl]: targetUrl,
     // Emulators answer as fast as we ask; the cloud default protects Cognito's account quota.
     [ENV.cognitoWriteRps]: '500',
+    [ENV.maxConcurrentWorkers]: '800',
   };
 }
 

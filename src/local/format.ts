@@ -14,7 +14,7 @@ export function progressLine(p: Progress): string {
       return `provisioning users: ${n(p.usersProvisioned)}/${n(p.users)}`;
     case 'load':
     case 'aggregating':
-      return `load: workers ${n(p.workersFinished)}/${n(p.users)} done (${n(p.workersStarted - p.workersFinished)} running), ${n(p.requestsDone)} requests, ${n(p.currentRps)} req/s${p.phase === 'aggregating' ? ' — aggregating…' : ''}`;
+      return `load: workers ${n(p.workersFinished)}/${n(p.workers)} done (${n(p.workersStarted - p.workersFinished)} running), ${n(p.requestsDone)} requests, ${n(p.currentRps)} req/s${p.phase === 'aggregating' ? ' — aggregating…' : ''}`;
     case 'cleanup':
       return 'cleaning up: deleting test users, secrets and key…';
     case 'done':

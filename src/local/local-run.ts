@@ -12,6 +12,7 @@ export interface LocalRunOptions {
   readonly users: number;
   readonly calls: number;
   readonly concurrency?: number;
+  readonly usersPerWorker?: number;
   readonly startDelaySeconds?: number;
   /** Any loopback URL; the sample protected API when absent. */
   readonly target?: string;
@@ -30,6 +31,8 @@ export interface Progress {
   phase: 'starting' | 'planning' | 'provisioning' | 'load' | 'aggregating' | 'cleanup' | 'done';
   users: number;
   usersProvisioned: number;
+  /** Worker Lambdas: settings.usersPerWorker users each. */
+  workers: number;
   workersStarted: number;
   workersFinished: number;
   requestsDone: number;
@@ -80,6 +83,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     phase: 'starting',
     users: options.users,
     usersProvisioned: 0,
+    workers: options.users,
     workersStarted: 0,
     workersFinished: 0,
     requestsDone: 0,
@@ -117,7 +121,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     await options.onReady?.(environment);
     const runtime = createRuntime(environment.handlerEnv(target), environment.clients);
     const onInvoke = (event: InvocationEvent) => {
-      if (event.functionKey === 'planRun' && event.phase === 'start') progress.phase = 'planning';
+      if (event.functionKey === 'planRun') {
+        progress.phase = 'planning';
+        if (event.phase === 'end') progress.workers = (event.output as { workers: number }).workers;
+      }
       if (event.functionKey === 'provisionUsers') {
         progress.phase = 'provisioning';
         if (event.phase === 'end') {
@@ -140,6 +147,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         NumberOfUsers: options.users,
         NumberOfCallsPerUser: options.calls,
         ConcurrencyPerUser: options.concurrency,
+        UsersPerWorker: options.usersPerWorker,
         StartDelaySeconds: options.startDelaySeconds ?? 1,
       },
       ...(options.thresholds ? { thresholds: options.thresholds } : {}),

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { functionLogicalId, ROOT, readYaml, STATE_MACHINE_FILES } from '../../sls/definitions';
 import { functions } from '../../sls/functions';
 import { ENV } from '../../src/lib/config';
-import { PROVISION_PARALLEL_SHARDS, USERS_PER_GROUP } from '../../src/lib/plan';
+import { PROVISION_PARALLEL_SHARDS, WORKERS_PER_GROUP } from '../../src/lib/plan';
 import { localHandlerEnv } from '../../src/local/environment';
 import { taskBindings } from '../../src/local/workflow-runner';
 
@@ -133,11 +133,11 @@ describe('state machines', () => {
     const states = Object.fromEntries(allStates(definitions.createUsersAndFanOut?.States as Record<string, State>));
     expect(states.Provision?.MaxConcurrency).toBe(PROVISION_PARALLEL_SHARDS);
     expect(states.FanOut?.ItemProcessor.ProcessorConfig.Mode).toBe('DISTRIBUTED');
-    expect(USERS_PER_GROUP).toBeLessThanOrEqual(40);
-    expect(states.Users?.MaxConcurrency).toBe(USERS_PER_GROUP);
+    expect(WORKERS_PER_GROUP).toBeLessThanOrEqual(40);
+    expect(states.Workers?.MaxConcurrency).toBe(WORKERS_PER_GROUP);
     // Step Functions state is capped at 256 KiB: per-user results never go back into it.
     expect(states.FanOut?.ResultPath).toBeNull();
-    expect(states.Users?.ResultPath).toBeNull();
+    expect(states.Workers?.ResultPath).toBeNull();
   });
 
   it('never retries a worker after it may have sent requests', () => {

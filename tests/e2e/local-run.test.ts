@@ -46,12 +46,18 @@ describe('npm run local, end to end (5 users × 10 calls)', () => {
     keyState: undefined,
   };
   let keyId = '';
+  let workers = 0;
 
   beforeAll(async () => {
     result = await runLocal({
       users: 5,
       calls: 10,
       concurrency: 2,
+      // Three workers (2 + 2 + 1 users): the fan-out's users-per-worker path runs too.
+      usersPerWorker: 2,
+      onProgress: (p) => {
+        workers = p.workers;
+      },
       onReady: (env) => {
         environment = env;
       },
@@ -75,6 +81,7 @@ describe('npm run local, end to end (5 users × 10 calls)', () => {
       statusCodes: { '200': 50 },
     });
     expect(result.report?.workers).toMatchObject({ expected: 5, reported: 5 });
+    expect(workers).toBe(3);
     expect(result.report?.latencyMs.p50).toBeGreaterThan(0);
     expect(result.report?.thresholds.passed).toBe(true);
   });

@@ -86,7 +86,7 @@ describe('handlers against the local emulators', () => {
     const handler = workerHandler(() => runtime);
     const armedAt = new Date().toISOString();
     const results = await Promise.all(
-      [0, 1, 2].map((userIndex) => handler({ userIndex, settings: plan.worker, armedAt })),
+      [0, 1, 2].map((firstUser) => handler({ firstUser, lastUser: 2, settings: plan.worker, armedAt })),
     );
     expect(results.map((r) => r.total)).toEqual([4, 4, 4]);
     expect(api.stats.accepted).toBe(12);

@@ -1,5 +1,13 @@
 import { parseRunInput } from '../../src/lib/input';
-import { buildPlan, runIdFrom, shardOf, splitRange, USERS_PER_GROUP, USERS_PER_SHARD } from '../../src/lib/plan';
+import {
+  buildPlan,
+  runIdFrom,
+  shardOf,
+  splitRange,
+  USERS_PER_SHARD,
+  usersPerWorkerFor,
+  WORKERS_PER_GROUP,
+} from '../../src/lib/plan';
 
 describe('plan', () => {
   it('splits users into inclusive ranges that cover every user once', () => {
@@ -13,12 +21,32 @@ describe('plan', () => {
 
   it('stays compact at 10,000 users (Step Functions caps state at 256 KiB)', () => {
     const input = parseRunInput({ users: { NumberOfUsers: '10000', NumberOfCallsPerUser: '100' } });
-    const plan = buildPlan(input, 'run-1', 'key-1');
+    const plan = buildPlan(input, 'run-1', 'key-1', 800);
     expect(plan.shards).toHaveLength(10_000 / USERS_PER_SHARD);
-    expect(plan.groups).toHaveLength(Math.ceil(10_000 / USERS_PER_GROUP));
-    expect(plan.groups.at(-1)).toEqual({ from: 9_960, to: 9_999 });
+    // 10,000 users within a budget of 800 concurrent Lambdas: 13 users a worker, 770 workers.
+    expect(plan.worker.usersPerWorker).toBe(13);
+    expect(plan.workers).toBe(770);
+    expect(plan.groups).toHaveLength(Math.ceil(10_000 / (WORKERS_PER_GROUP * 13)));
+    expect(plan.groups.at(-1)).toEqual({ from: 9_880, to: 9_999 });
     expect(Buffer.byteLength(JSON.stringify(plan))).toBeLessThan(64 * 1024);
     expect(JSON.stringify(plan)).not.toContain('loadtestuser');
+  });
+
+  it('runs one user per worker while the workers fit the concurrency budget', () => {
+    const input = parseRunInput({ users: { NumberOfUsers: 800, NumberOfCallsPerUser: 1 } });
+    expect(usersPerWorkerFor(input, 800)).toBe(1);
+    expect(usersPerWorkerFor({ ...input, users: 801 }, 800)).toBe(2);
+  });
+
+  it('refuses a users-per-worker that exceeds the concurrency budget or a Lambda connection limit', () => {
+    const input = parseRunInput({ users: { NumberOfUsers: 10_000, NumberOfCallsPerUser: 1, UsersPerWorker: 5 } });
+    expect(() => usersPerWorkerFor(input, 800)).toThrow(
+      /users.UsersPerWorker: 5 gives 2000 workers, more than the 800 .* use at least 13/,
+    );
+    const wide = parseRunInput({ users: { NumberOfUsers: 10_000, NumberOfCallsPerUser: 1, ConcurrencyPerUser: 100 } });
+    expect(() => usersPerWorkerFor(wide, 800)).toThrow(
+      /users.ConcurrencyPerUser: 13 users per worker × 100 concurrent requests/,
+    );
   });
 
   it('maps a user to the shard that holds its credentials', () => {

@@ -81,9 +81,13 @@ describe('runWorker against a real loopback server', () => {
       }),
       'run-1',
       'key',
+      800,
     );
-    const result = await runWorker({ userIndex: 3, settings: plan.worker, armedAt: new Date().toISOString() }, deps());
-    expect(result).toEqual({ userIndex: 3, total: 37, ok: 37, failed: 0 });
+    const result = await runWorker(
+      { firstUser: 3, lastUser: 4, settings: plan.worker, armedAt: new Date().toISOString() },
+      deps(),
+    );
+    expect(result).toEqual({ firstUser: 3, users: 1, total: 37, ok: 37, failed: 0 });
     expect(server.seen).toHaveLength(37);
     for (const request of server.seen) {
       expect(request.headers.authorization).toBe('Bearer token-3');
@@ -93,11 +97,57 @@ describe('runWorker against a real loopback server', () => {
     expect(server.sockets.size).toBeLessThanOrEqual(4);
     expect(sm.commandCalls(GetSecretValueCommand)[0]?.args[0].input.SecretId).toBe('s/test-users/shard-00000');
     const put = s3.commandCalls(PutObjectCommand)[0]?.args[0].input;
-    expect(put?.Key).toBe('runs/run-1/workers/00003.json');
+    expect(put?.Key).toBe('runs/run-1/users/00003.json');
     const summary = JSON.parse(String(put?.Body)) as WorkerSummary;
     expect(summary.counters).toMatchObject({ total: 37, ok: 37, failed: 0, statusCodes: { '200': 37 } });
     expect(String(put?.Body)).not.toContain('Pw-for-user-3');
     expect(String(put?.Body)).not.toContain('token-3');
+  });
+
+  it('runs several users in one worker, each with its own login, across shard secrets', async () => {
+    sm.on(GetSecretValueCommand, { SecretId: 's/test-users/shard-00000' }).resolves({
+      SecretString: JSON.stringify({ users: { loadtestuser99: 'Pw-99!aA-xxxxxxxxxxx' } }),
+    });
+    sm.on(GetSecretValueCommand, { SecretId: 's/test-users/shard-00001' }).resolves({
+      SecretString: JSON.stringify({
+        users: { loadtestuser100: 'Pw-100!aA-xxxxxxxxxx', loadtestuser101: 'Pw-101!aA-xxxxxxxxxx' },
+      }),
+    });
+    cognito.on(AdminInitiateAuthCommand).callsFake(async (input) => ({
+      AuthenticationResult: {
+        AccessToken: `token-of-${input.AuthParameters.USERNAME}`,
+        RefreshToken: 'r',
+        ExpiresIn: 3600,
+      },
+    }));
+    const input = { users: { NumberOfUsers: 300, NumberOfCallsPerUser: 4, UsersPerWorker: 3, StartDelaySeconds: 0 } };
+    const plan = buildPlan(parseRunInput(input), 'run-2', 'k', 800);
+    // The group ends at 101, so this worker runs 99, 100 and 101; a worker at 100 would stop at 101 too.
+    const result = await runWorker(
+      { firstUser: 99, lastUser: 101, settings: plan.worker, armedAt: new Date().toISOString() },
+      deps(),
+    );
+    expect(result).toEqual({ firstUser: 99, users: 3, total: 12, ok: 12, failed: 0 });
+    const byToken = new Map<string, number>();
+    for (const r of server.seen)
+      byToken.set(String(r.headers.authorization), (byToken.get(String(r.headers.authorization)) ?? 0) + 1);
+    expect(Object.fromEntries(byToken)).toEqual({
+      'Bearer token-of-loadtestuser99': 4,
+      'Bearer token-of-loadtestuser100': 4,
+      'Bearer token-of-loadtestuser101': 4,
+    });
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    expect(
+      s3
+        .commandCalls(PutObjectCommand)
+        .map((c) => c.args[0].input.Key)
+        .sort(),
+    ).toEqual(['runs/run-2/users/00099.json', 'runs/run-2/users/00100.json', 'runs/run-2/users/00101.json']);
+    const short = await runWorker(
+      { firstUser: 100, lastUser: 101, settings: plan.worker, armedAt: new Date().toISOString() },
+      deps(),
+    );
+    expect(short.users).toBe(2);
   });
 
   it('waits for the start barrier', async () => {
@@ -105,11 +155,12 @@ describe('runWorker against a real loopback server', () => {
       parseRunInput({ users: { NumberOfUsers: 1, NumberOfCallsPerUser: 1, StartDelaySeconds: 30 } }),
       'r',
       'k',
+      800,
     );
     const waits: number[] = [];
     const armedAt = new Date(Date.now()).toISOString();
     await runWorker(
-      { userIndex: 3, settings: plan.worker, armedAt },
+      { firstUser: 3, lastUser: 4, settings: plan.worker, armedAt },
       { ...deps(), wait: async (ms) => void waits.push(ms) },
     );
     expect(waits).toHaveLength(1);
@@ -118,9 +169,9 @@ describe('runWorker against a real loopback server', () => {
 
   it('refuses to run without its credentials', async () => {
     sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ users: {} }) });
-    const plan = buildPlan(parseRunInput({ users: { NumberOfUsers: 1, NumberOfCallsPerUser: 1 } }), 'r', 'k');
+    const plan = buildPlan(parseRunInput({ users: { NumberOfUsers: 1, NumberOfCallsPerUser: 1 } }), 'r', 'k', 800);
     await expect(
-      runWorker({ userIndex: 3, settings: plan.worker, armedAt: new Date().toISOString() }, deps()),
+      runWorker({ firstUser: 3, lastUser: 4, settings: plan.worker, armedAt: new Date().toISOString() }, deps()),
     ).rejects.toMatchObject({
       name: 'CredentialsNotFound',
     });
@@ -139,8 +190,8 @@ describe('runWorker against a real loopback server', () => {
       .on(AdminInitiateAuthCommand, { AuthFlow: 'REFRESH_TOKEN_AUTH' })
       .resolves({ AuthenticationResult: { AccessToken: 'new', ExpiresIn: 3600 } });
     const input = { users: { NumberOfUsers: 1, NumberOfCallsPerUser: 6, ConcurrencyPerUser: 3, StartDelaySeconds: 0 } };
-    const plan = buildPlan(parseRunInput(input), 'r', 'k');
-    await runWorker({ userIndex: 0, settings: plan.worker, armedAt: new Date().toISOString() }, deps());
+    const plan = buildPlan(parseRunInput(input), 'r', 'k', 800);
+    await runWorker({ firstUser: 0, lastUser: 0, settings: plan.worker, armedAt: new Date().toISOString() }, deps());
     expect(server.seen.map((r) => r.headers.authorization)).toEqual(Array(6).fill('Bearer new'));
     const refreshes = cognito
       .commandCalls(AdminInitiateAuthCommand)
@@ -162,8 +213,11 @@ describe('runWorker against a real loopback server', () => {
       .on(AdminInitiateAuthCommand, { AuthFlow: 'REFRESH_TOKEN_AUTH' })
       .rejects(awsError('NotAuthorizedException'));
     const input = { users: { NumberOfUsers: 1, NumberOfCallsPerUser: 5, StartDelaySeconds: 0 } };
-    const plan = buildPlan(parseRunInput(input), 'r', 'k');
-    const result = await runWorker({ userIndex: 0, settings: plan.worker, armedAt: new Date().toISOString() }, deps());
+    const plan = buildPlan(parseRunInput(input), 'r', 'k', 800);
+    const result = await runWorker(
+      { firstUser: 0, lastUser: 0, settings: plan.worker, armedAt: new Date().toISOString() },
+      deps(),
+    );
     expect(result.total).toBe(5);
     expect(server.seen.map((r) => r.headers.authorization)).toEqual(Array(5).fill('Bearer old'));
     const summary = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body));

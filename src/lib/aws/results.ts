@@ -6,8 +6,10 @@ export interface ResultsStore {
 }
 
 export const runPrefix = (runId: string): string => `runs/${runId}/`;
-export const workerSummaryKey = (runId: string, userIndex: number): string =>
-  `${runPrefix(runId)}workers/${String(userIndex).padStart(5, '0')}.json`;
+/** Where each user's summary goes: one object per user, whichever worker ran it. */
+export const userSummaryPrefix = (runId: string): string => `${runPrefix(runId)}users/`;
+export const userSummaryKey = (runId: string, userIndex: number): string =>
+  `${userSummaryPrefix(runId)}${String(userIndex).padStart(5, '0')}.json`;
 
 export async function putObject(store: ResultsStore, key: string, body: string, contentType: string): Promise<void> {
   await store.client.send(
