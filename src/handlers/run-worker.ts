@@ -1,7 +1,12 @@
 import { lazyRuntime, type Runtime } from '../lib/deps';
 import { runWorker, type WorkerTask } from '../lib/worker';
 
-export const makeHandler = (runtime: () => Runtime) => async (event: WorkerTask) => {
+/** The part of Lambda's context object the worker uses. */
+export interface InvocationContext {
+  getRemainingTimeInMillis(): number;
+}
+
+export const makeHandler = (runtime: () => Runtime) => async (event: WorkerTask, context?: InvocationContext) => {
   const { config, clients, pool, results } = runtime();
   return runWorker(event, {
     pool,
@@ -9,6 +14,7 @@ export const makeHandler = (runtime: () => Runtime) => async (event: WorkerTask)
     results,
     secretPrefix: config.secretPrefix,
     target: config.targetUrl,
+    endsAt: context ? Date.now() + context.getRemainingTimeInMillis() : undefined,
   });
 };
 

@@ -25,10 +25,15 @@ export interface WorkerDeps {
   readonly results: ResultsStore;
   readonly secretPrefix: string;
   readonly target: URL;
+  /** Epoch ms at which Lambda stops this invocation (undefined: no limit). */
+  readonly endsAt?: number;
   readonly retry?: RetryOptions;
   readonly now?: () => number;
   readonly wait?: (ms: number) => Promise<void>;
 }
+
+/** Time kept after the last request starts: it may take request.timeoutMs, then the summary is written. */
+const SUMMARY_MARGIN_MS = 15_000;
 
 /** What goes back into the state machine: a few numbers, never the summaries themselves. */
 export interface WorkerResult {
@@ -131,6 +136,8 @@ async function runUser(
     request: task.settings.request,
     calls: task.settings.callsPerUser,
     concurrency: task.settings.concurrencyPerUser,
+    // A run longer than Lambda allows still ends with an honest summary: what was sent, and what was not.
+    deadline: deps.endsAt === undefined ? undefined : deps.endsAt - task.settings.request.timeoutMs - SUMMARY_MARGIN_MS,
     token,
     now,
   });

@@ -33,7 +33,7 @@ export function formatReport(report: Report): string {
     `users      ${n(report.users)} × ${n(report.callsPerUser)} calls`,
     `duration   ${report.durationSeconds.toFixed(2)} s    throughput ${n(report.throughputRps)} req/s`,
     '',
-    `requests   ${pad(n(r.total), 10)} ok ${pad(n(r.ok), 10)} failed ${n(r.failed)}`,
+    `requests   ${pad(n(r.total), 10)} ok ${pad(n(r.ok), 10)} failed ${n(r.failed)}${r.notSent > 0 ? `   NOT SENT ${n(r.notSent)}` : ''}`,
     `status     ${
       Object.entries(report.statusCodes)
         .map(([code, count]) => `${code}: ${n(count)}`)

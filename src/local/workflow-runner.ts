@@ -22,7 +22,13 @@ if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function'
 }
 
 type Json = unknown;
-type Handler = (event: Json) => Promise<Json>;
+type Handler = (event: Json, context: LambdaContext) => Promise<Json>;
+
+/** What of Lambda's context object the handlers may use; time counts down from the function's timeout. */
+interface LambdaContext {
+  readonly functionName: string;
+  getRemainingTimeInMillis(): number;
+}
 type HandlerModule = { makeHandler: (runtime: () => Runtime) => Handler };
 
 interface TaskBinding {
@@ -116,7 +122,13 @@ export async function runStateMachine(
       const payload = JSON.parse(JSON.stringify((invocation as { Payload?: Json }).Payload ?? {}));
       options.onInvoke?.({ ...binding, phase: 'start', input: payload });
       try {
-        const output = JSON.parse(JSON.stringify((await handler(payload)) ?? null));
+        const startedAt = Date.now();
+        const timeoutMs = functions[binding.functionKey].timeout * 1000;
+        const context: LambdaContext = {
+          functionName: binding.functionKey,
+          getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - startedAt)),
+        };
+        const output = JSON.parse(JSON.stringify((await handler(payload, context)) ?? null));
         options.onInvoke?.({ ...binding, phase: 'end', input: payload, output });
         return { Payload: output, StatusCode: 200 };
       } catch (error) {

@@ -101,7 +101,7 @@ describe('handlers against the local emulators', () => {
   it('aggregate writes report.json with every request accounted for', async () => {
     const handler = aggregateHandler(() => runtime);
     const out = await handler({ runId: plan.runId, users: 3, callsPerUser: 4, thresholds: { p95Ms: 60_000 } });
-    expect(out.report.requests).toEqual({ total: 12, ok: 12, failed: 0 });
+    expect(out.report.requests).toEqual({ total: 12, ok: 12, failed: 0, notSent: 0 });
     expect(out.report.thresholds.passed).toBe(true);
     const stored = await getJson<Report>(runtime.results, out.reportKey);
     expect(stored.statusCodes).toEqual({ '200': 12 });

@@ -57,7 +57,7 @@ describe('mergeSummaries', () => {
     const flat = workers.flat();
     expect(report.latencyMs).toEqual(latencySummary(all, { minUs: Math.min(...flat), maxUs: Math.max(...flat) }));
     expect(report.latencyMs.max).toBe(Math.max(...flat) / 1000);
-    expect(report.requests).toEqual({ total: 10_000, ok: 10_000, failed: 0 });
+    expect(report.requests).toEqual({ total: 10_000, ok: 10_000, failed: 0, notSent: 0 });
     expect(report.latencyMs.p99).toBeGreaterThan(200);
   });
 
@@ -66,7 +66,7 @@ describe('mergeSummaries', () => {
       summary(0, [1000, 1000, 1000, 1000], [200, 503]),
       summary(1, [1000, 1000], [302, 401], ['ECONNRESET', 'timeout', 'timeout']),
     ]);
-    expect(report.requests).toEqual({ total: 9, ok: 3, failed: 6 });
+    expect(report.requests).toEqual({ total: 9, ok: 3, failed: 6, notSent: 0 });
     expect(report.statusCodes).toEqual({ '200': 2, '503': 2, '302': 1, '401': 1 });
     expect(report.errors).toEqual({ ECONNRESET: 1, timeout: 2 });
     expect(report.workers).toEqual({
@@ -89,7 +89,7 @@ describe('mergeSummaries', () => {
 
 describe('evaluateThresholds', () => {
   const base = {
-    requests: { total: 100, ok: 95, failed: 5 },
+    requests: { total: 100, ok: 95, failed: 5, notSent: 0 },
     latencyMs: { min: 1, mean: 5, p50: 4, p90: 9, p95: 12, p99: 30, max: 50 },
     throughputRps: 80,
   };
@@ -110,6 +110,17 @@ describe('evaluateThresholds', () => {
       'error rate 0.05 > 0.01',
       'throughput 80 rps < 100 rps',
     ]);
+  });
+});
+
+describe('requests not sent', () => {
+  it('fails the run and says why', () => {
+    const cut = summary(0, [1000, 1000], [200]);
+    const report = mergeSummaries(context, [{ ...cut, counters: { ...cut.counters, notSent: 8 } }]);
+    expect(report.requests).toEqual({ total: 2, ok: 2, failed: 0, notSent: 8 });
+    expect(report.thresholds.passed).toBe(false);
+    expect(report.thresholds.failures[0]).toMatchObject({ threshold: 'allRequestsSent', actual: 8 });
+    expect(report.thresholds.failures[0]?.message).toMatch(/8 requests not sent: workers reached Lambda's time limit/);
   });
 });
 

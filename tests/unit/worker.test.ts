@@ -251,6 +251,28 @@ describe('runLoad', () => {
     }
   });
 
+  it('sends nothing past its deadline and counts what it did not send', async () => {
+    const server = await recordingServer();
+    try {
+      let clock = 1_000;
+      const result = await runLoad({
+        target: server.url,
+        request,
+        calls: 10,
+        concurrency: 1,
+        token: async () => 't',
+        deadline: 1_004,
+        // Each request moves the clock by one "ms": four fit before the deadline.
+        now: () => clock++,
+      });
+      expect(result.counters).toMatchObject({ total: server.seen.length, notSent: 10 - server.seen.length });
+      expect(server.seen.length).toBeGreaterThan(0);
+      expect(server.seen.length).toBeLessThan(10);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('counts transport errors under errors, not as responses', async () => {
     const server = await recordingServer();
     const url = server.url;

@@ -10,6 +10,11 @@ export interface LoadOptions {
   readonly request: RequestSpec;
   readonly calls: number;
   readonly concurrency: number;
+  /**
+   * Epoch ms after which no new request starts (the worker must finish before Lambda stops it); the
+   * calls left are counted as not sent. Requests already in flight complete.
+   */
+  readonly deadline?: number;
   /** Returns a valid access token, refreshing it when it is close to expiry. */
   readonly token: () => Promise<string>;
   readonly now?: () => number;
@@ -64,7 +69,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   let minLatencyUs = Number.POSITIVE_INFINITY;
   let maxLatencyUs = 0;
 
+  const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
   const sendOne = async (): Promise<void> => {
+    if (now() >= deadline) {
+      counters.notSent++;
+      return;
+    }
     const token = await options.token();
     const started = process.hrtime.bigint();
     try {

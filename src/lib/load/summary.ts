@@ -1,5 +1,6 @@
 /** Counters a worker keeps while it sends requests, and that the aggregate adds up. */
 export interface Counters {
+  /** Requests sent: ok + failed. */
   total: number;
   ok: number;
   failed: number;
@@ -7,11 +8,21 @@ export interface Counters {
   statusCodes: Record<string, number>;
   /** Transport error name (ECONNRESET, timeout, …) -> count, for requests that got no response. */
   errors: Record<string, number>;
+  /** Requests never sent because the worker reached its time limit (Lambda's 15 minutes). */
+  notSent: number;
   /** Epoch second -> [completed, failed]: the per-second timeline. */
   timeline: Record<string, [number, number]>;
 }
 
-export const newCounters = (): Counters => ({ total: 0, ok: 0, failed: 0, statusCodes: {}, errors: {}, timeline: {} });
+export const newCounters = (): Counters => ({
+  total: 0,
+  ok: 0,
+  failed: 0,
+  statusCodes: {},
+  errors: {},
+  notSent: 0,
+  timeline: {},
+});
 
 /** 2xx and 3xx are successes; everything else, with transport errors, is a failure (DESIGN §4). */
 export const isOkStatus = (status: number): boolean => status >= 200 && status < 400;
@@ -38,6 +49,7 @@ export function addCounters(into: Counters, from: Counters): void {
   into.total += from.total;
   into.ok += from.ok;
   into.failed += from.failed;
+  into.notSent += from.notSent ?? 0;
   for (const [code, n] of Object.entries(from.statusCodes)) bump(into.statusCodes, code, n);
   for (const [name, n] of Object.entries(from.errors)) bump(into.errors, name, n);
   for (const [second, [n, failed]] of Object.entries(from.timeline)) {

@@ -29,7 +29,7 @@ export function renderHtml(report: Report): string {
 </head><body>
 <h1>apiloadtest report <span class="${verdict}">${verdict}</span></h1>
 <table>${row('run', report.runId)}${row('target', report.target)}${row('users', report.users)}${row('calls per user', report.callsPerUser)}${row('started', report.startedAt)}${row('finished', report.finishedAt)}${row('duration (s)', report.durationSeconds)}${row('throughput (req/s)', report.throughputRps)}</table>
-<h2>Requests</h2><table>${row('total', r.total)}${row('ok', r.ok)}${row('failed', r.failed)}</table>
+<h2>Requests</h2><table>${row('total', r.total)}${row('ok', r.ok)}${row('failed', r.failed)}${row('not sent (time limit)', r.notSent)}</table>
 <h2>Latency (ms)</h2><table>${row('min', l.min)}${row('mean', l.mean)}${row('p50', l.p50)}${row('p90', l.p90)}${row('p95', l.p95)}${row('p99', l.p99)}${row('max', l.max)}</table>
 <h2>Status codes</h2><table>${table(report.statusCodes)}</table>
 <h2>Transport errors</h2><table>${table(report.errors)}</table>

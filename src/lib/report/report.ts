@@ -3,7 +3,8 @@ import { decodeHistogram, type LatencySummaryMs, latencySummary, newHistogram } 
 import { addCounters, newCounters, type WorkerSummary } from '../load/summary';
 
 export interface ThresholdFailure {
-  readonly threshold: keyof Thresholds;
+  /** A configured threshold, or `allRequestsSent`, which every run must meet. */
+  readonly threshold: keyof Thresholds | 'allRequestsSent';
   readonly limit: number;
   readonly actual: number;
   readonly message: string;
@@ -17,7 +18,8 @@ export interface Report {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationSeconds: number;
-  readonly requests: { readonly total: number; readonly ok: number; readonly failed: number };
+  /** total = ok + failed = requests sent; notSent = planned but cut off by the Lambda time limit. */
+  readonly requests: { readonly total: number; readonly ok: number; readonly failed: number; readonly notSent: number };
   readonly statusCodes: Record<string, number>;
   readonly errors: Record<string, number>;
   readonly throughputRps: number;
@@ -87,7 +89,7 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(finishedAt).toISOString(),
     durationSeconds: round(durationSeconds, 3),
-    requests: { total: counters.total, ok: counters.ok, failed: counters.failed },
+    requests: { total: counters.total, ok: counters.ok, failed: counters.failed, notSent: counters.notSent },
     statusCodes: counters.statusCodes,
     // The common transport errors are always listed, so "0 timeouts" is visible, not implied.
     errors: { ECONNRESET: 0, timeout: 0, ...counters.errors },
@@ -104,6 +106,14 @@ export function evaluateThresholds(
   report: Pick<Report, 'requests' | 'latencyMs' | 'throughputRps'>,
 ): Report['thresholds'] {
   const failures: ThresholdFailure[] = [];
+  if (report.requests.notSent > 0) {
+    failures.push({
+      threshold: 'allRequestsSent',
+      limit: 0,
+      actual: report.requests.notSent,
+      message: `${report.requests.notSent} requests not sent: workers reached Lambda's time limit (fewer calls per user, or more concurrency)`,
+    });
+  }
   const errorRate = report.requests.total > 0 ? report.requests.failed / report.requests.total : 0;
   const above = (
     threshold: keyof Thresholds,
