@@ -43,7 +43,8 @@ export interface RunInput {
   readonly concurrencyPerUser: number;
   /** Users one worker Lambda runs; undefined lets the plan choose from the concurrency budget. */
   readonly usersPerWorker: number | undefined;
-  readonly startDelaySeconds: number;
+  /** Undefined lets the plan leave time for every login (see startDelayFor). */
+  readonly startDelaySeconds: number | undefined;
   readonly request: RequestSpec;
   readonly thresholds: Thresholds;
 }
@@ -55,7 +56,6 @@ export interface CleanupInput {
 
 export const DEFAULTS = {
   concurrencyPerUser: 1,
-  startDelaySeconds: 5,
   method: 'GET' as HttpMethod,
   path: '',
   timeoutMs: 10_000,
@@ -152,7 +152,7 @@ export function parseRunInput(raw: Json): RunInput {
         : readInteger(users.UsersPerWorker, 'users.UsersPerWorker', { min: 1, max: LIMITS.maxUsersPerWorker }),
     startDelaySeconds:
       users.StartDelaySeconds === undefined
-        ? DEFAULTS.startDelaySeconds
+        ? undefined
         : readInteger(users.StartDelaySeconds, 'users.StartDelaySeconds', { min: 0, max: LIMITS.maxStartDelaySeconds }),
     request: parseRequest(request),
     thresholds: parseThresholds(thresholds),

@@ -77,6 +77,16 @@ export function usersPerWorkerFor(input: RunInput, maxConcurrentWorkers: number)
   return perWorker;
 }
 
+/** Logins per second the plan budgets for: under Cognito's 120 RPS for AdminInitiateAuth. */
+export const LOGINS_PER_SECOND = 100;
+
+/**
+ * Seconds from fan-out to the start barrier: 5 s to start the workers, plus time for every user to log
+ * in within the auth quota (10,000 users: 105 s), unless the input says otherwise.
+ */
+export const startDelayFor = (input: RunInput): number =>
+  input.startDelaySeconds ?? 5 + Math.ceil(input.users / LOGINS_PER_SECOND);
+
 export function buildPlan(input: RunInput, runId: string, keyId: string, maxConcurrentWorkers: number): RunPlan {
   const usersPerWorker = usersPerWorkerFor(input, maxConcurrentWorkers);
   return {
@@ -92,7 +102,7 @@ export function buildPlan(input: RunInput, runId: string, keyId: string, maxConc
       callsPerUser: input.callsPerUser,
       concurrencyPerUser: input.concurrencyPerUser,
       usersPerWorker,
-      startDelaySeconds: input.startDelaySeconds,
+      startDelaySeconds: startDelayFor(input),
       request: input.request,
     },
     thresholds: input.thresholds,

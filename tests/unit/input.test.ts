@@ -15,7 +15,7 @@ const fieldOf = (fn: () => unknown): string => {
 describe('parseRunInput', () => {
   it('accepts the seed input with numbers as strings and fills defaults', () => {
     const input = parseRunInput({ users: { NumberOfUsers: '100', NumberOfCallsPerUser: '100' } });
-    expect(input).toMatchObject({ users: 100, callsPerUser: 100, concurrencyPerUser: 1, startDelaySeconds: 5 });
+    expect(input).toMatchObject({ users: 100, callsPerUser: 100, concurrencyPerUser: 1, startDelaySeconds: undefined });
     expect(input.request).toEqual({ method: 'GET', path: '', headers: {}, body: null, timeoutMs: 10_000 });
     expect(input.thresholds).toEqual({});
   });

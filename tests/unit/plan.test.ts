@@ -25,6 +25,8 @@ describe('plan', () => {
     expect(plan.shards).toHaveLength(10_000 / USERS_PER_SHARD);
     // 10,000 users within a budget of 800 concurrent Lambdas: 13 users a worker, 770 workers.
     expect(plan.worker.usersPerWorker).toBe(13);
+    // Every login fits before the barrier at 100 per second.
+    expect(plan.worker.startDelaySeconds).toBe(105);
     expect(plan.workers).toBe(770);
     expect(plan.groups).toHaveLength(Math.ceil(10_000 / (WORKERS_PER_GROUP * 13)));
     expect(plan.groups.at(-1)).toEqual({ from: 9_880, to: 9_999 });
@@ -47,6 +49,12 @@ describe('plan', () => {
     expect(() => usersPerWorkerFor(wide, 800)).toThrow(
       /users.ConcurrencyPerUser: 13 users per worker × 100 concurrent requests/,
     );
+  });
+
+  it('keeps an explicit start delay', () => {
+    const input = parseRunInput({ users: { NumberOfUsers: 10, NumberOfCallsPerUser: 1, StartDelaySeconds: 0 } });
+    expect(buildPlan(input, 'r', 'k', 800).worker.startDelaySeconds).toBe(0);
+    expect(buildPlan({ ...input, startDelaySeconds: undefined }, 'r', 'k', 800).worker.startDelaySeconds).toBe(6);
   });
 
   it('maps a user to the shard that holds its credentials', () => {
