@@ -17,7 +17,7 @@ Usage: npm run local -- [options]
   --users-per-worker N users one worker Lambda runs (default: 1, more past 800 users)
   --target URL         a loopback API to load instead of the sample one (http://127.0.0.1:PORT/path)
   --path PATH          request path appended to the target (default none)
-  --start-delay S      seconds between fan-out and the start barrier (default 1)
+  --start-delay S      seconds between fan-out and the start barrier (default 1 + 1 per 50 users)
   --p95 MS             fail (exit 1) when p95 latency exceeds MS
   --p99 MS             fail when p99 latency exceeds MS
   --max-error-rate R   fail when failed/total exceeds R (0..1)

@@ -28,6 +28,8 @@ const b64json = (part: string | undefined): Record<string, unknown> => {
  */
 export class JwtVerifier {
   private keys = new Map<string, KeyObject>();
+  /** One JWKS fetch at a time: a thousand first requests must not fetch it a thousand times. */
+  private fetching: Promise<void> | undefined;
 
   constructor(
     private readonly options: {
@@ -39,7 +41,14 @@ export class JwtVerifier {
     },
   ) {}
 
-  private async refreshKeys(): Promise<void> {
+  private refreshKeys(): Promise<void> {
+    this.fetching ??= this.fetchKeys().finally(() => {
+      this.fetching = undefined;
+    });
+    return this.fetching;
+  }
+
+  private async fetchKeys(): Promise<void> {
     const response = await fetch(this.options.jwksUrl);
     if (!response.ok) throw new Error(`JWKS fetch failed: ${response.status}`);
     const { keys } = (await response.json()) as { keys: (JsonWebKey & { kid?: string })[] };

@@ -66,6 +66,12 @@ function watchRequests(origin: string, onDone: () => void): () => void {
   };
 }
 
+/**
+ * Locally every login goes to one cognito-local process (~50 a second on a small machine), not to a
+ * service with a 120 RPS quota, so the barrier leaves 1 s plus 1 s per 50 users.
+ */
+export const localStartDelay = (users: number): number => 1 + Math.ceil(users / 50);
+
 /** Stops of runs in progress, for Ctrl-C: see stopActiveRuns(). */
 const active = new Set<() => Promise<void>>();
 
@@ -148,7 +154,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         NumberOfCallsPerUser: options.calls,
         ConcurrencyPerUser: options.concurrency,
         UsersPerWorker: options.usersPerWorker,
-        StartDelaySeconds: options.startDelaySeconds ?? 1,
+        StartDelaySeconds: options.startDelaySeconds ?? localStartDelay(options.users),
       },
       ...(options.thresholds ? { thresholds: options.thresholds } : {}),
       ...(options.request ? { request: options.request } : {}),

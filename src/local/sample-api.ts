@@ -49,7 +49,8 @@ export async function startSampleApi(verifier: JwtVerifier): Promise<SampleApi> 
   server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    // Every user opens its connections at the barrier: a backlog of Node's default 511 would drop SYNs.
+    server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => resolve());
   });
   const { port } = server.address() as AddressInfo;
   return {
