@@ -35,6 +35,7 @@ export function renderHtml(report: Report): string {
 <h2>Transport errors</h2><table>${table(report.errors)}</table>
 <h2>Thresholds</h2><ul>${report.thresholds.failures.map((f) => `<li>${escapeHtml(f.message)}</li>`).join('') || '<li>none failed</li>'}</ul>
 <h2>Requests per second</h2><svg width="${width}" height="100" viewBox="0 0 ${width} 100" role="img" aria-label="requests per second">${bars}</svg>
+<p>${report.timeline.length} s from the first request; peak ${maxRps} requests/s. Green: completed, red: failed.</p>
 </body></html>
 `;
 }
