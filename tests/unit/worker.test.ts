@@ -178,14 +178,18 @@ describe('runWorker against a real loopback server', () => {
     expect(server.seen).toHaveLength(0);
   });
 
-  it('refreshes the access token before it expires, once for concurrent requests', async () => {
+  /** loadtestuser0 logs in with a token already inside the 5-minute refresh margin. */
+  const givenATokenAboutToExpire = () => {
     sm.on(GetSecretValueCommand).resolves({
       SecretString: JSON.stringify({ users: { loadtestuser0: 'Pw-0!aA-xxxxxxxxxxxx' } }),
     });
-    // The first token is already inside the 5-minute refresh margin.
     cognito
       .on(AdminInitiateAuthCommand, { AuthFlow: 'ADMIN_USER_PASSWORD_AUTH' })
       .resolves({ AuthenticationResult: { AccessToken: 'old', RefreshToken: 'r', ExpiresIn: 60 } });
+  };
+
+  it('refreshes the access token before it expires, once for concurrent requests', async () => {
+    givenATokenAboutToExpire();
     cognito
       .on(AdminInitiateAuthCommand, { AuthFlow: 'REFRESH_TOKEN_AUTH' })
       .resolves({ AuthenticationResult: { AccessToken: 'new', ExpiresIn: 3600 } });
@@ -203,12 +207,7 @@ describe('runWorker against a real loopback server', () => {
   });
 
   it('keeps sending with the current token when a refresh fails, and counts the failure', async () => {
-    sm.on(GetSecretValueCommand).resolves({
-      SecretString: JSON.stringify({ users: { loadtestuser0: 'Pw-0!aA-xxxxxxxxxxxx' } }),
-    });
-    cognito
-      .on(AdminInitiateAuthCommand, { AuthFlow: 'ADMIN_USER_PASSWORD_AUTH' })
-      .resolves({ AuthenticationResult: { AccessToken: 'old', RefreshToken: 'r', ExpiresIn: 60 } });
+    givenATokenAboutToExpire();
     cognito
       .on(AdminInitiateAuthCommand, { AuthFlow: 'REFRESH_TOKEN_AUTH' })
       .rejects(awsError('NotAuthorizedException'));
