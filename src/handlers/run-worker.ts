@@ -1,4 +1,5 @@
 import { lazyRuntime, type Runtime } from '../lib/deps';
+import { log } from '../lib/log';
 import { runWorker, type WorkerTask } from '../lib/worker';
 
 /** The part of Lambda's context object the worker uses. */
@@ -8,7 +9,7 @@ export interface InvocationContext {
 
 export const makeHandler = (runtime: () => Runtime) => async (event: WorkerTask, context?: InvocationContext) => {
   const { config, clients, pool, results } = runtime();
-  return runWorker(event, {
+  const result = await runWorker(event, {
     pool,
     secrets: clients.secrets,
     results,
@@ -16,6 +17,8 @@ export const makeHandler = (runtime: () => Runtime) => async (event: WorkerTask,
     target: config.targetUrl,
     endsAt: context ? Date.now() + context.getRemainingTimeInMillis() : undefined,
   });
+  log('info', 'worker finished', { runId: event.settings.runId, ...result });
+  return result;
 };
 
 export const handler = makeHandler(lazyRuntime());
