@@ -2,7 +2,7 @@
  * The service, composed: provider settings, functions, state machines and resources. Behaviour lives in
  * src/, state machines in stepfunctions/, CloudFormation in resources/. Config tests import this object.
  */
-import { readYaml, STATE_MACHINE_FILES } from './sls/definitions';
+import { readYaml, resourceFiles, STATE_MACHINE_FILES } from './sls/definitions';
 import { functions } from './sls/functions';
 import { functionRoles, roleLogicalId, STACK, STACK_TAG } from './sls/iam';
 
@@ -13,9 +13,7 @@ const stateMachines = Object.fromEntries(
   ]),
 );
 
-const resources = ['resources/cognito.yml', 'resources/results-bucket.yml', 'resources/outputs.yml'].map((file) =>
-  readYaml(file),
-);
+const resources = resourceFiles().map((file) => readYaml(file));
 
 const serverlessConfiguration = {
   service: 'apiloadtest',

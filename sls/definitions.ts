@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 
@@ -21,3 +21,10 @@ export type StateMachineKey = keyof typeof STATE_MACHINE_FILES;
 /** The logical id serverless gives a function's CloudFormation resource (`planRun` -> `PlanRunLambdaFunction`). */
 export const functionLogicalId = (key: string): string =>
   `${key.charAt(0).toUpperCase()}${key.slice(1).replace(/-/g, 'Dash').replace(/_/g, 'Underscore')}LambdaFunction`;
+
+/** Every CloudFormation fragment in resources/, one file per concern, in a stable order. */
+export const resourceFiles = (): string[] =>
+  readdirSync(join(ROOT, 'resources'))
+    .filter((name) => name.endsWith('.yml'))
+    .sort()
+    .map((name) => `resources/${name}`);
