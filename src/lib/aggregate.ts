@@ -1,5 +1,5 @@
 import pLimit from 'p-limit';
-import { getJson, listKeys, putJson, putObject, type ResultsStore, runPrefix, userSummaryPrefix } from './aws/results';
+import { getJson, listKeys, putJson, putObject, type ResultsStore, reportKeys, userSummaryPrefix } from './aws/results';
 import { AppError } from './errors';
 import type { Thresholds } from './input';
 import type { WorkerSummary } from './load/summary';
@@ -55,8 +55,7 @@ export async function aggregateRun(task: AggregateTask, deps: AggregateDeps): Pr
     },
     summaries,
   );
-  const reportKey = `${runPrefix(task.runId)}report.json`;
-  const htmlKey = `${runPrefix(task.runId)}report.html`;
+  const { json: reportKey, html: htmlKey } = reportKeys(task.runId);
   await retry(() => putJson(deps.results, reportKey, report));
   await retry(() => putObject(deps.results, htmlKey, renderHtml(report), 'text/html; charset=utf-8'));
   return { report: headline(report), reportKey, htmlKey, verdict: verdictLine(report) };

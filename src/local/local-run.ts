@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { getJson, runPrefix } from '../lib/aws/results';
+import { getJson, reportKeys } from '../lib/aws/results';
 import type { CleanupResult } from '../lib/cleanup';
 import { createRuntime } from '../lib/deps';
 import type { Report } from '../lib/report/report';
@@ -168,7 +168,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     // report.json exists whenever Aggregate ran, including when thresholds failed.
     let report: Report | undefined;
     if (outcome.status === 'SUCCEEDED' || outcome.error === 'ThresholdsFailed') {
-      report = await getJson<Report>(runtime.results, `${runPrefix(runId)}report.json`);
+      report = await getJson<Report>(runtime.results, reportKeys(runId).json);
     }
     let cleanup: CleanupResult | undefined;
     let cleanupFailure: ExecutionFailure | undefined;

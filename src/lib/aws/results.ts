@@ -6,6 +6,11 @@ export interface ResultsStore {
 }
 
 export const runPrefix = (runId: string): string => `runs/${runId}/`;
+export const reportKeys = (runId: string): { json: string; html: string } => ({
+  json: `${runPrefix(runId)}report.json`,
+  html: `${runPrefix(runId)}report.html`,
+});
+
 /** Where each user's summary goes: one object per user, whichever worker ran it. */
 export const userSummaryPrefix = (runId: string): string => `${runPrefix(runId)}users/`;
 export const userSummaryKey = (runId: string, userIndex: number): string =>
