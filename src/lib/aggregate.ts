@@ -1,10 +1,19 @@
 import pLimit from 'p-limit';
-import { getJson, listKeys, putJson, putObject, type ResultsStore, reportKeys, userSummaryPrefix } from './aws/results';
-import { AppError } from './errors';
+import {
+  getJson,
+  listKeys,
+  putJson,
+  putObject,
+  type ResultsStore,
+  reportKeys,
+  userSummaryPrefix,
+  workerFailurePrefix,
+} from './aws/results';
 import type { Thresholds } from './input';
 import type { WorkerSummary } from './load/summary';
+import type { Range } from './plan';
 import { renderHtml } from './report/html';
-import { headline, mergeSummaries, type Report } from './report/report';
+import { headline, mergeSummaries, type Report, type Verdict, type WorkerFailureRecord } from './report/report';
 import { type RetryOptions, withRetry } from './retry';
 
 export interface AggregateTask {
@@ -12,6 +21,10 @@ export interface AggregateTask {
   readonly users: number;
   readonly callsPerUser: number;
   readonly thresholds: Thresholds;
+  /** The plan's fan-out layout, to tell which worker ran which user. */
+  readonly groups: readonly Range[];
+  readonly usersPerWorker: number;
+  readonly workers: number;
 }
 
 export interface AggregateDeps {
@@ -24,27 +37,34 @@ export interface AggregateResult {
   readonly report: Omit<Report, 'timeline'>;
   readonly reportKey: string;
   readonly htmlKey: string;
-  /** One line for a Fail state's Cause when thresholds fail. */
-  readonly verdict: string;
+  /** The Verdict state fails the execution with `verdict.error` and `verdict.cause` unless it passed. */
+  readonly verdict: Verdict;
 }
 
 const READ_PARALLELISM = 32;
 
+/** The worker that ran `userIndex`: groups split into workers of usersPerWorker from the group's first user. */
+export function workerLayout(task: Pick<AggregateTask, 'groups' | 'usersPerWorker'>) {
+  return (userIndex: number): { firstUser: number; lastUser: number } => {
+    const group = task.groups.find((g) => g.from <= userIndex && userIndex <= g.to) ?? { from: 0, to: userIndex };
+    const firstUser = group.from + Math.floor((userIndex - group.from) / task.usersPerWorker) * task.usersPerWorker;
+    return { firstUser, lastUser: Math.min(group.to, firstUser + task.usersPerWorker - 1) };
+  };
+}
+
+/**
+ * Runs once fan-out has ended, whatever happened in it: every summary and every failed worker's record
+ * goes into one report, which is written before the verdict can fail the execution.
+ */
 export async function aggregateRun(task: AggregateTask, deps: AggregateDeps): Promise<AggregateResult> {
   const retry = <T>(operation: () => Promise<T>) => withRetry(operation, deps.retry);
-  const prefix = userSummaryPrefix(task.runId);
-  const keys = await retry(() => listKeys(deps.results, prefix));
   const limit = pLimit(READ_PARALLELISM);
-  const summaries = await Promise.all(
-    keys.map((key) => limit(() => retry(() => getJson<WorkerSummary>(deps.results, key)))),
-  );
-  // Every user's requests must be in the report: a missing summary is an error, not a smaller total.
-  if (summaries.length !== task.users) {
-    throw new AppError(
-      'ResultsIncomplete',
-      `expected ${task.users} user summaries under ${prefix}, found ${summaries.length}`,
-    );
-  }
+  const readAll = async <T>(prefix: string): Promise<T[]> => {
+    const keys = await retry(() => listKeys(deps.results, prefix));
+    return Promise.all(keys.map((key) => limit(() => retry(() => getJson<T>(deps.results, key)))));
+  };
+  const summaries = await readAll<WorkerSummary>(userSummaryPrefix(task.runId));
+  const failures = await readAll<WorkerFailureRecord>(workerFailurePrefix(task.runId));
   const report = mergeSummaries(
     {
       runId: task.runId,
@@ -52,16 +72,14 @@ export async function aggregateRun(task: AggregateTask, deps: AggregateDeps): Pr
       users: task.users,
       callsPerUser: task.callsPerUser,
       thresholds: task.thresholds,
+      workers: task.workers,
+      workerOf: workerLayout(task),
     },
     summaries,
+    failures,
   );
   const { json: reportKey, html: htmlKey } = reportKeys(task.runId);
   await retry(() => putJson(deps.results, reportKey, report));
   await retry(() => putObject(deps.results, htmlKey, renderHtml(report), 'text/html; charset=utf-8'));
-  return { report: headline(report), reportKey, htmlKey, verdict: verdictLine(report) };
-}
-
-export function verdictLine(report: Pick<Report, 'thresholds' | 'requests'>): string {
-  if (report.thresholds.passed) return `passed: ${report.requests.total} requests, ${report.requests.failed} failed`;
-  return `thresholds failed: ${report.thresholds.failures.map((f) => f.message).join('; ')}`;
+  return { report: headline(report), reportKey, htmlKey, verdict: report.verdict };
 }

@@ -8,8 +8,12 @@ export type ErrorName =
   | 'ProvisioningFailed'
   | 'CredentialsNotFound'
   | 'LoginFailed'
-  | 'ResultsIncomplete'
-  | 'CleanupFailed';
+  | 'SummaryNotSaved'
+  | 'CleanupFailed'
+  // Verdicts: the run happened and was measured, and it failed.
+  | 'NoResponses'
+  | 'WorkersFailed'
+  | 'ThresholdsFailed';
 
 export class AppError extends Error {
   override readonly name: ErrorName;

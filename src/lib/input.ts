@@ -35,6 +35,8 @@ export interface Thresholds {
   /** Failed requests / total, 0..1. */
   readonly maxErrorRate?: number;
   readonly minThroughputRps?: number;
+  /** Worker Lambdas that may fail (crash, time out, lose their summary) before the run fails; 0 when absent. */
+  readonly maxFailedWorkers?: number;
 }
 
 export interface RunInput {
@@ -60,6 +62,28 @@ export const DEFAULTS = {
   path: '',
   timeoutMs: 10_000,
 };
+
+/** Headers whose values the worker owns: the token, the target's host and the body's framing. */
+const WORKER_HEADERS = ['authorization', 'host', 'content-length'];
+/**
+ * Connection-level headers (RFC 9110 §7.6.1) plus `expect`: they describe one hop, not the request, and
+ * the HTTP client refuses them, so a load test cannot meaningfully set them.
+ */
+const HOP_BY_HOP_HEADERS = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+  'expect',
+  'http2-settings',
+];
+/** A header value the client sends as is: visible ASCII, spaces and tabs. */
+const HEADER_VALUE = /^[\t\x20-\x7e]*$/;
+/** A request path (and query) the client sends as is: visible ASCII only. */
+const PATH = /^\/[\x21-\x7e]*$/;
 
 type Json = unknown;
 
@@ -131,7 +155,7 @@ export function parseRunInput(raw: Json): RunInput {
   const request = readSection(raw, 'request');
   rejectUnknown(request, 'request.', ['method', 'path', 'headers', 'body', 'timeoutMs']);
   const thresholds = readSection(raw, 'thresholds');
-  rejectUnknown(thresholds, 'thresholds.', ['p95Ms', 'p99Ms', 'maxErrorRate', 'minThroughputRps']);
+  rejectUnknown(thresholds, 'thresholds.', ['p95Ms', 'p99Ms', 'maxErrorRate', 'minThroughputRps', 'maxFailedWorkers']);
 
   return {
     users: readInteger(users.NumberOfUsers, 'users.NumberOfUsers', { min: 1, max: LIMITS.maxUsers }),
@@ -171,14 +195,7 @@ function parseRequest(section: Record<string, Json>): RequestSpec {
   if (section.path !== undefined) {
     if (typeof section.path !== 'string')
       throw new InvalidInputError('request.path', `must be a string, got ${describe(section.path)}`);
-    // A path, never an origin: the deployed workers may only call the configured API.
-    if (!/^\/[^\s#]*$/.test(section.path) || section.path.startsWith('//') || section.path.includes('..')) {
-      throw new InvalidInputError(
-        'request.path',
-        'must start with "/" and hold no spaces, "#", "//" prefix or ".." (it is appended to the target URL)',
-      );
-    }
-    path = section.path;
+    path = checkPath(section.path);
   }
   const headers: Record<string, string> = {};
   if (section.headers !== undefined) {
@@ -186,14 +203,10 @@ function parseRequest(section: Record<string, Json>): RequestSpec {
       throw new InvalidInputError('request.headers', `must be an object of strings, got ${describe(section.headers)}`);
     let size = 0;
     for (const [name, value] of Object.entries(section.headers)) {
-      const field = `request.headers.${name}`;
-      if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new InvalidInputError(field, 'is not a valid header name');
-      if (typeof value !== 'string' || /[\r\n]/.test(value))
-        throw new InvalidInputError(field, 'must be a single-line string');
+      if (typeof value !== 'string')
+        throw new InvalidInputError(`request.headers.${name}`, `must be a string, got ${describe(value)}`);
+      checkHeader(name, value);
       const lower = name.toLowerCase();
-      if (['authorization', 'host', 'content-length', 'connection', 'transfer-encoding'].includes(lower)) {
-        throw new InvalidInputError(field, 'is set by the worker and cannot be overridden');
-      }
       size += name.length + value.length;
       headers[lower] = value;
     }
@@ -217,6 +230,56 @@ function parseRequest(section: Record<string, Json>): RequestSpec {
   return { method: method as HttpMethod, path, headers, body, timeoutMs };
 }
 
+/** A path, never an origin: the deployed workers may only call the configured API. */
+function checkPath(path: string): string {
+  if (!path.startsWith('/')) throw new InvalidInputError('request.path', `must start with "/", got ${describe(path)}`);
+  if (!PATH.test(path)) {
+    let hint = '';
+    try {
+      const encoded = encodeURI(path);
+      if (PATH.test(encoded)) hint = ` (percent-encoded: ${encoded})`;
+    } catch {
+      // not encodable (a lone surrogate): no hint
+    }
+    throw new InvalidInputError(
+      'request.path',
+      `must be printable ASCII with no spaces or control characters; percent-encode anything else${hint}`,
+    );
+  }
+  if (path.startsWith('//') || path.includes('#') || path.split(/[/?]/).includes('..')) {
+    throw new InvalidInputError(
+      'request.path',
+      'must hold no "#", "//" prefix or ".." segment (it is appended to the target URL)',
+    );
+  }
+  return path;
+}
+
+/** A header the worker may send as given: a token name, a value the HTTP client takes as is, not one it owns. */
+function checkHeader(name: string, value: string): void {
+  const field = `request.headers.${name}`;
+  if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new InvalidInputError(field, 'is not a valid header name');
+  // The HTTP client refuses other bytes (a refused request used to hang its user): say so up front.
+  if (!HEADER_VALUE.test(value)) {
+    throw new InvalidInputError(field, 'must be one line of printable ASCII (tabs and spaces allowed)');
+  }
+  const lower = name.toLowerCase();
+  if (WORKER_HEADERS.includes(lower))
+    throw new InvalidInputError(field, 'is set by the worker and cannot be overridden');
+  if (HOP_BY_HOP_HEADERS.includes(lower)) {
+    throw new InvalidInputError(field, 'is a hop-by-hop header the load generator manages itself; remove it');
+  }
+}
+
+/**
+ * Throws InvalidInputError unless the HTTP client can send this request as it is. parseRunInput applies it
+ * to the input; the engine applies it again to what it is handed, so nothing unsendable reaches the client.
+ */
+export function assertSendable(request: Pick<RequestSpec, 'path' | 'headers'>): void {
+  if (request.path !== '') checkPath(request.path);
+  for (const [name, value] of Object.entries(request.headers)) checkHeader(name, value);
+}
+
 function parseThresholds(section: Record<string, Json>): Thresholds {
   const out: { -readonly [K in keyof Thresholds]: number } = {};
   if (section.p95Ms !== undefined)
@@ -227,6 +290,11 @@ function parseThresholds(section: Record<string, Json>): Thresholds {
     out.maxErrorRate = readNumber(section.maxErrorRate, 'thresholds.maxErrorRate', { min: 0, max: 1 });
   if (section.minThroughputRps !== undefined)
     out.minThroughputRps = readNumber(section.minThroughputRps, 'thresholds.minThroughputRps', { min: 0, max: 1e9 });
+  if (section.maxFailedWorkers !== undefined)
+    out.maxFailedWorkers = readInteger(section.maxFailedWorkers, 'thresholds.maxFailedWorkers', {
+      min: 0,
+      max: LIMITS.maxUsers,
+    });
   return out;
 }
 

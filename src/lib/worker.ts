@@ -2,12 +2,13 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { login, refresh, type Tokens, type UserPool } from './aws/cognito';
 import { putJson, type ResultsStore, userSummaryKey } from './aws/results';
 import { type Credentials, readCredentials, shardSecretName } from './aws/secrets';
-import { AppError } from './errors';
+import { AppError, errorName } from './errors';
 import { runLoad } from './load/engine';
 import { encodeHistogram } from './load/histogram';
-import type { WorkerSummary } from './load/summary';
+import { type CountsOnly, countsOnly, type WorkerSummary } from './load/summary';
 import { shardOf, usernameOf, type WorkerSettings } from './plan';
 import { type RetryOptions, sleep, withRetry } from './retry';
+import { type UserFailure, workerFailedError } from './worker-failure';
 
 /** One worker Lambda: users firstUser.. up to settings.usersPerWorker of them, never past lastUser. */
 export interface WorkerTask {
@@ -69,14 +70,50 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
     return pending;
   };
   const indices = Array.from({ length: last - task.firstUser + 1 }, (_, i) => task.firstUser + i);
-  const results = await Promise.all(indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf)));
+  // Users run side by side and fail alone: one user's failed login does not lose the others' summaries.
+  const settled = await Promise.allSettled(indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf)));
+  const failures: UserFailure[] = [];
+  const done: UserResult[] = [];
+  settled.forEach((outcome, i) => {
+    const userIndex = indices[i] ?? task.firstUser + i;
+    if (outcome.status === 'fulfilled') done.push(outcome.value);
+    else if (outcome.reason instanceof SummaryNotSavedError) {
+      failures.push({
+        userIndex,
+        error: 'SummaryNotSaved',
+        message: outcome.reason.message,
+        counts: outcome.reason.counts,
+      });
+    } else {
+      const error = outcome.reason as Error;
+      failures.push({ userIndex, error: error?.name ?? 'Error', message: error?.message ?? String(outcome.reason) });
+    }
+  });
+  // The state machine's Catch hands this to the failure recorder, so Aggregate reports the worker as failed.
+  if (failures.length > 0) throw workerFailedError(failures);
   return {
     firstUser: task.firstUser,
-    users: results.length,
-    total: results.reduce((n, r) => n + r.total, 0),
-    ok: results.reduce((n, r) => n + r.ok, 0),
-    failed: results.reduce((n, r) => n + r.failed, 0),
+    users: done.length,
+    total: done.reduce((n, r) => n + r.total, 0),
+    ok: done.reduce((n, r) => n + r.ok, 0),
+    failed: done.reduce((n, r) => n + r.failed, 0),
   };
+}
+
+interface UserResult {
+  readonly total: number;
+  readonly ok: number;
+  readonly failed: number;
+}
+
+/** The user's summary could not be written: its counts go back through the worker's error instead. */
+class SummaryNotSavedError extends AppError {
+  constructor(
+    readonly counts: CountsOnly,
+    cause: unknown,
+  ) {
+    super('SummaryNotSaved', `summary not written to the results bucket: ${errorName(cause)}`, { cause });
+  }
 }
 
 async function runUser(
@@ -84,7 +121,7 @@ async function runUser(
   task: WorkerTask,
   deps: WorkerDeps,
   credentialsOf: (userIndex: number) => Promise<Credentials | undefined>,
-): Promise<{ total: number; ok: number; failed: number }> {
+): Promise<UserResult> {
   const now = deps.now ?? Date.now;
   const username = usernameOf(userIndex);
   const secretName = shardSecretName(deps.secretPrefix, shardOf(userIndex));
@@ -156,7 +193,11 @@ async function runUser(
     tokenRefreshes: refreshes,
     tokenRefreshFailures: refreshFailures,
   };
-  await retry(() => putJson(deps.results, userSummaryKey(task.settings.runId, userIndex), summary));
+  try {
+    await retry(() => putJson(deps.results, userSummaryKey(task.settings.runId, userIndex), summary));
+  } catch (error) {
+    throw new SummaryNotSavedError(countsOnly(result.counters), error);
+  }
   const { total, ok, failed } = result.counters;
   return { total, ok, failed };
 }

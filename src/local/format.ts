@@ -26,14 +26,18 @@ const pad = (text: string, width: number) => text.padEnd(width);
 
 /** The report as a readable table for the terminal. */
 export function formatReport(report: Report): string {
-  const { requests: r, latencyMs: l } = report;
+  const { requests: r, latencyMs: l, workers: w } = report;
+  const latency = l
+    ? `           ${[l.min, l.mean, l.p50, l.p90, l.p95, l.p99, l.max].map((v) => v.toFixed(2).padStart(8)).join(' ')}`
+    : '                n/a: no request got a response';
   const lines = [
     `run        ${report.runId}`,
     `target     ${report.target}`,
     `users      ${n(report.users)} × ${n(report.callsPerUser)} calls`,
-    `duration   ${report.durationSeconds.toFixed(2)} s    throughput ${n(report.throughputRps)} req/s`,
+    `duration   ${report.durationSeconds.toFixed(2)} s    throughput ${n(report.throughputRps)} responses/s (${n(report.attemptedRps)} attempted/s)`,
     '',
     `requests   ${pad(n(r.total), 10)} ok ${pad(n(r.ok), 10)} failed ${n(r.failed)}${r.notSent > 0 ? `   NOT SENT ${n(r.notSent)}` : ''}`,
+    `responses  ${pad(n(r.responses), 10)} no response ${n(r.transportFailed)}`,
     `status     ${
       Object.entries(report.statusCodes)
         .map(([code, count]) => `${code}: ${n(count)}`)
@@ -44,13 +48,22 @@ export function formatReport(report: Report): string {
         .map(([name, count]) => `${name}: ${n(count)}`)
         .join('   ') || '-'
     }`,
+    ...(w.failed > 0
+      ? [
+          `workers    ${n(w.failed)} of ${n(w.expected)} FAILED; requests of ${n(w.usersUnknown)} users unknown`,
+          ...w.failures.slice(0, 5).map((f) => `  - users ${f.firstUser}..${f.lastUser}: ${f.error}: ${f.message}`),
+        ]
+      : []),
     '',
     'latency ms    min     mean      p50      p90      p95      p99      max',
-    `           ${[l.min, l.mean, l.p50, l.p90, l.p95, l.p99, l.max].map((v) => v.toFixed(2).padStart(8)).join(' ')}`,
+    latency,
     '',
     report.thresholds.passed
       ? 'thresholds passed'
       : `thresholds FAILED:\n${report.thresholds.failures.map((f) => `  - ${f.message}`).join('\n')}`,
+    report.verdict.passed
+      ? 'verdict    PASSED'
+      : `verdict    FAILED (${report.verdict.error}): ${report.verdict.cause}`,
   ];
   return lines.join('\n');
 }

@@ -108,7 +108,9 @@ describe('state machines', () => {
         expect(task.Retry[0].ErrorEquals).toEqual(expect.arrayContaining(['Lambda.TooManyRequestsException']));
         expect(task.TimeoutSeconds).toBeGreaterThan(0);
         const catchAll = task.Catch?.find((c: State) => c.ErrorEquals.includes('States.ALL'));
-        expect({ name, next: byName.get(catchAll?.Next)?.Type }).toEqual({ name, next: 'Fail' });
+        // A failed worker is recorded, not fatal (the report must still be made); everything else fails the run.
+        const expected = name === 'RunWorker' ? 'Task' : name === 'RecordWorkerFailure' ? 'Pass' : 'Fail';
+        expect({ name, next: byName.get(catchAll?.Next)?.Type }).toEqual({ name, next: expected });
       }
     },
   );
@@ -123,10 +125,24 @@ describe('state machines', () => {
     expect(target.CausePath).toBe('$.error.Cause');
   });
 
-  it('fails the execution with ThresholdsFailed when thresholds fail', () => {
+  it('fails the execution with the verdict error and cause, after Aggregate has written the report', () => {
     const states = definitions.createUsersAndFanOut?.States as Record<string, State>;
-    expect(states.Verdict?.Choices[0]).toMatchObject({ Variable: '$.report.thresholds.passed', BooleanEquals: true });
-    expect(states[states.Verdict?.Default]).toMatchObject({ Type: 'Fail', Error: 'ThresholdsFailed' });
+    expect(states.Aggregate?.Next).toBe('Verdict');
+    expect(states.Verdict?.Choices[0]).toMatchObject({ Variable: '$.verdict.passed', BooleanEquals: true });
+    expect(states[states.Verdict?.Default]).toMatchObject({
+      Type: 'Fail',
+      ErrorPath: '$.verdict.error',
+      CausePath: '$.verdict.cause',
+    });
+  });
+
+  it('runs Aggregate however fan-out ends, and records failed workers instead of failing the fan-out', () => {
+    const all = Object.fromEntries(allStates(definitions.createUsersAndFanOut?.States as Record<string, State>));
+    expect(all.FanOut?.ToleratedFailurePercentage).toBe(100);
+    expect(all.FanOut?.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'Aggregate' })]);
+    expect(all.FanOut?.Next).toBe('Aggregate');
+    expect(all.RunWorker?.Catch[0].Next).toBe('RecordWorkerFailure');
+    expect(all.RecordWorkerFailure?.Parameters.Payload.failedWorker['error.$']).toBe('$.error');
   });
 
   it('keeps the Map limits in step with the code', () => {

@@ -62,7 +62,15 @@ describe('npm run local as a process', () => {
     expect(run.stdout).toMatch(/cleanup\s+3 users and 1 secrets deleted/);
     expect(existsSync(file)).toBe(true);
     const report = JSON.parse(readFileSync(file, 'utf8'));
-    expect(report.requests).toEqual({ total: 12, ok: 12, failed: 0, notSent: 0 });
+    expect(report.requests).toEqual({
+      total: 12,
+      responses: 12,
+      ok: 12,
+      failed: 0,
+      httpFailed: 0,
+      transportFailed: 0,
+      notSent: 0,
+    });
     expect(report.thresholds.passed).toBe(false);
   });
 });

@@ -6,6 +6,7 @@ import { makeHandler as cleanupHandler } from '../../src/handlers/delete-test-us
 import { makeHandler as planHandler } from '../../src/handlers/plan-run';
 import { makeHandler as provisionHandler } from '../../src/handlers/provision-users';
 import { makeHandler as workerHandler } from '../../src/handlers/run-worker';
+import type { AggregateTask } from '../../src/lib/aggregate';
 import { getJson } from '../../src/lib/aws/results';
 import { createRuntime, type Runtime } from '../../src/lib/deps';
 import { setLogSink } from '../../src/lib/log';
@@ -88,7 +89,7 @@ describe('handlers against the local emulators', () => {
     const results = await Promise.all(
       [0, 1, 2].map((firstUser) => handler({ firstUser, lastUser: 2, settings: plan.worker, armedAt })),
     );
-    expect(results.map((r) => r.total)).toEqual([4, 4, 4]);
+    expect(results.map((r) => ('total' in r ? r.total : -1))).toEqual([4, 4, 4]);
     expect(api.stats.accepted).toBe(12);
     expect(api.stats.rejected).toBe(0);
     expect([...api.stats.byUser.entries()].sort()).toEqual([
@@ -98,22 +99,94 @@ describe('handlers against the local emulators', () => {
     ]);
   });
 
+  const aggregateTask = (overrides: Partial<AggregateTask> = {}): AggregateTask => ({
+    runId: plan.runId,
+    users: plan.users,
+    callsPerUser: plan.callsPerUser,
+    thresholds: { p95Ms: 60_000 },
+    groups: plan.groups,
+    usersPerWorker: plan.worker.usersPerWorker,
+    workers: plan.workers,
+    ...overrides,
+  });
+
   it('aggregate writes report.json with every request accounted for', async () => {
     const handler = aggregateHandler(() => runtime);
-    const out = await handler({ runId: plan.runId, users: 3, callsPerUser: 4, thresholds: { p95Ms: 60_000 } });
-    expect(out.report.requests).toEqual({ total: 12, ok: 12, failed: 0, notSent: 0 });
+    const out = await handler(aggregateTask());
+    expect(out.report.requests).toEqual({
+      total: 12,
+      responses: 12,
+      ok: 12,
+      failed: 0,
+      httpFailed: 0,
+      transportFailed: 0,
+      notSent: 0,
+    });
     expect(out.report.thresholds.passed).toBe(true);
+    expect(out.verdict).toMatchObject({ passed: true, error: null });
     const stored = await getJson<Report>(runtime.results, out.reportKey);
     expect(stored.statusCodes).toEqual({ '200': 12 });
     expect(stored.users).toBe(3);
     expect(JSON.stringify(stored)).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}/);
   });
 
-  it('aggregate refuses an incomplete set of summaries', async () => {
-    const handler = aggregateHandler(() => runtime);
-    await expect(handler({ runId: plan.runId, users: 4, callsPerUser: 4, thresholds: {} })).rejects.toMatchObject({
-      name: 'ResultsIncomplete',
+  it('a worker that failed is recorded, its saved counts kept, and the run fails with WorkersFailed', async () => {
+    const worker = workerHandler(() => runtime);
+    // What the state machine's Catch hands over when a worker's summary write failed.
+    const counts = {
+      total: 4,
+      responses: 3,
+      ok: 3,
+      failed: 1,
+      statusCodes: { '200': 3 },
+      errors: { timeout: 1 },
+      notSent: 0,
+    };
+    await worker({
+      failedWorker: {
+        runId: plan.runId,
+        firstUser: 3,
+        lastUser: 4,
+        usersPerWorker: 1,
+        error: {
+          Error: 'SummaryNotSaved',
+          Cause: JSON.stringify({
+            errorType: 'SummaryNotSaved',
+            errorMessage: `user 3: SummaryNotSaved: summary not written | counts: ${JSON.stringify({ 3: counts })}`,
+          }),
+        },
+      },
     });
+    // User 4's worker left nothing at all (killed before it could report).
+    const out = await aggregateHandler(() => runtime)(
+      aggregateTask({ users: 5, groups: [{ from: 0, to: 4 }], usersPerWorker: 1, workers: 5 }),
+    );
+    expect(out.report.requests).toMatchObject({ total: 16, responses: 15, ok: 15, failed: 1, transportFailed: 1 });
+    expect(out.report.workers).toMatchObject({
+      expected: 5,
+      usersReported: 3,
+      usersCountedFromErrors: 1,
+      usersUnknown: 1,
+      failed: 2,
+    });
+    expect(out.report.workers.failures.map((f) => [f.firstUser, f.error, f.usersCounted])).toEqual([
+      [3, 'SummaryNotSaved', 1],
+      [4, 'NoSummary', 0],
+    ]);
+    expect(out.verdict).toMatchObject({ passed: false, error: 'WorkersFailed' });
+    expect(out.verdict.cause).toMatch(/2 worker\(s\) failed \(allowed 0\), requests of 1 user\(s\) unknown/);
+    // The report is written before the verdict fails the execution.
+    expect((await getJson<Report>(runtime.results, out.reportKey)).verdict.error).toBe('WorkersFailed');
+    const tolerant = await aggregateHandler(() => runtime)(
+      aggregateTask({
+        users: 5,
+        groups: [{ from: 0, to: 4 }],
+        usersPerWorker: 1,
+        workers: 5,
+        thresholds: { maxFailedWorkers: 2 },
+      }),
+    );
+    expect(tolerant.verdict.passed).toBe(true);
   });
 
   it('cleanup removes users, secrets and schedules the key; a re-run reports zeros', async () => {

@@ -17,7 +17,7 @@ function summary(userIndex: number, latenciesUs: number[], statuses: number[], e
   const histogram = newHistogram();
   latenciesUs.forEach((us, i) => {
     histogram.recordValue(us);
-    countOutcome(counters, { status: statuses[i % statuses.length] }, 1_000_000 + i * 10);
+    countOutcome(counters, { status: statuses[i % statuses.length] ?? 200 }, 1_000_000 + i * 10);
   });
   for (const error of errors) countOutcome(counters, { error }, 1_000_500);
   return {
@@ -56,28 +56,41 @@ describe('mergeSummaries', () => {
     );
     const flat = workers.flat();
     expect(report.latencyMs).toEqual(latencySummary(all, { minUs: Math.min(...flat), maxUs: Math.max(...flat) }));
-    expect(report.latencyMs.max).toBe(Math.max(...flat) / 1000);
-    expect(report.requests).toEqual({ total: 10_000, ok: 10_000, failed: 0, notSent: 0 });
-    expect(report.latencyMs.p99).toBeGreaterThan(200);
+    expect(report.latencyMs?.max).toBe(Math.max(...flat) / 1000);
+    expect(report.requests).toMatchObject({ total: 10_000, responses: 10_000, ok: 10_000, failed: 0, notSent: 0 });
+    expect(report.latencyMs?.p99).toBeGreaterThan(200);
   });
 
   it('adds counters exactly: total = ok + failed, status codes and transport errors kept apart', () => {
-    const report = mergeSummaries(context, [
+    const report = mergeSummaries({ ...context, users: 2 }, [
       summary(0, [1000, 1000, 1000, 1000], [200, 503]),
       summary(1, [1000, 1000], [302, 401], ['ECONNRESET', 'timeout', 'timeout']),
     ]);
-    expect(report.requests).toEqual({ total: 9, ok: 3, failed: 6, notSent: 0 });
+    expect(report.requests).toEqual({
+      total: 9,
+      responses: 6,
+      ok: 3,
+      failed: 6,
+      httpFailed: 3,
+      transportFailed: 3,
+      notSent: 0,
+    });
     expect(report.statusCodes).toEqual({ '200': 2, '503': 2, '302': 1, '401': 1 });
-    expect(report.errors).toEqual({ ECONNRESET: 1, timeout: 2 });
-    expect(report.workers).toEqual({
-      expected: 3,
-      reported: 2,
+    expect(report.errors).toEqual({ ECONNREFUSED: 0, ECONNRESET: 1, timeout: 2 });
+    expect(report.workers).toMatchObject({
+      expected: 2,
+      users: 2,
+      usersReported: 2,
+      usersUnknown: 0,
+      failed: 0,
       lateStarts: 0,
       tokenRefreshes: 2,
       tokenRefreshFailures: 0,
     });
     expect(report.durationSeconds).toBe(2.001);
-    expect(report.throughputRps).toBeCloseTo(9 / 2.001, 2);
+    // Throughput is what the target answered; attempts are shown apart.
+    expect(report.throughputRps).toBeCloseTo(6 / 2.001, 2);
+    expect(report.attemptedRps).toBeCloseTo(9 / 2.001, 2);
     expect(report.timeline.reduce((n, t) => n + t.requests, 0)).toBe(9);
   });
 
@@ -89,7 +102,7 @@ describe('mergeSummaries', () => {
 
 describe('evaluateThresholds', () => {
   const base = {
-    requests: { total: 100, ok: 95, failed: 5, notSent: 0 },
+    requests: { total: 100, responses: 98, ok: 95, failed: 5, httpFailed: 3, transportFailed: 2, notSent: 0 },
     latencyMs: { min: 1, mean: 5, p50: 4, p90: 9, p95: 12, p99: 30, max: 50 },
     throughputRps: 80,
   };
@@ -116,11 +129,87 @@ describe('evaluateThresholds', () => {
 describe('requests not sent', () => {
   it('fails the run and says why', () => {
     const cut = summary(0, [1000, 1000], [200]);
-    const report = mergeSummaries(context, [{ ...cut, counters: { ...cut.counters, notSent: 8 } }]);
-    expect(report.requests).toEqual({ total: 2, ok: 2, failed: 0, notSent: 8 });
+    const report = mergeSummaries({ ...context, users: 1 }, [{ ...cut, counters: { ...cut.counters, notSent: 8 } }]);
+    expect(report.requests).toMatchObject({ total: 2, ok: 2, failed: 0, notSent: 8 });
     expect(report.thresholds.passed).toBe(false);
     expect(report.thresholds.failures[0]).toMatchObject({ threshold: 'allRequestsSent', actual: 8 });
     expect(report.thresholds.failures[0]?.message).toMatch(/8 requests not sent: workers reached Lambda's time limit/);
+  });
+});
+
+describe('a run nobody answered', () => {
+  const refused = (user: number) =>
+    summary(
+      user,
+      [],
+      [200],
+      Array.from({ length: 20 }, () => 'ECONNREFUSED'),
+    );
+
+  it('has no latency (not 0), no throughput, and fails with NoResponses whatever the thresholds', () => {
+    const report = mergeSummaries(context, [refused(0), refused(1), refused(2)]);
+    expect(report.requests).toMatchObject({ total: 60, responses: 0, ok: 0, failed: 60, transportFailed: 60 });
+    expect(report.errors.ECONNREFUSED).toBe(60);
+    expect(report.latencyMs).toBeNull();
+    expect(report.throughputRps).toBe(0);
+    expect(report.verdict).toEqual({
+      passed: false,
+      error: 'NoResponses',
+      cause: 'no request got a response: 60 attempted, transport errors: ECONNREFUSED 60',
+    });
+  });
+
+  it('fails a latency threshold it cannot judge, naming why', () => {
+    const report = mergeSummaries({ ...context, thresholds: { p95Ms: 250 } }, [refused(0), refused(1), refused(2)]);
+    expect(report.thresholds.failures).toEqual([
+      { threshold: 'p95Ms', limit: 250, actual: null, message: 'p95 cannot be judged: no response to judge it by' },
+    ]);
+  });
+
+  it('counts transport failures in the error rate', () => {
+    const report = mergeSummaries({ ...context, users: 2, thresholds: { maxErrorRate: 0.1 } }, [
+      summary(0, [1000, 1000, 1000], [200]),
+      refused(1),
+    ]);
+    expect(report.thresholds.failures[0]).toMatchObject({ threshold: 'maxErrorRate', actual: 0.8696 });
+    expect(report.verdict.error).toBe('ThresholdsFailed');
+  });
+});
+
+describe('users that left no summary', () => {
+  it('are counted as unknown, their worker as failed, and the run fails with WorkersFailed', () => {
+    const report = mergeSummaries(
+      { ...context, users: 4, workers: 2, workerOf: (u) => ({ firstUser: u - (u % 2), lastUser: u - (u % 2) + 1 }) },
+      [summary(0, [1000], [200]), summary(1, [1000], [200]), summary(2, [1000], [200])],
+    );
+    expect(report.workers).toMatchObject({ expected: 2, usersReported: 3, usersUnknown: 1, failed: 1 });
+    expect(report.workers.failures).toEqual([
+      expect.objectContaining({ firstUser: 2, lastUser: 3, error: 'NoSummary', usersCounted: 1 }),
+    ]);
+    expect(report.verdict.error).toBe('WorkersFailed');
+  });
+});
+
+describe('latencySummary', () => {
+  it('never puts a percentile above the exact max or below the exact min', () => {
+    const histogram = newHistogram();
+    for (let i = 0; i < 100; i++) histogram.recordValue(52_899);
+    // 52,899 µs sits in a bucket whose highest value is above it: unclamped, p99 would exceed max.
+    expect(histogram.getValueAtPercentile(99)).toBeGreaterThan(52_899);
+    const summary = latencySummary(histogram, { minUs: 52_899, maxUs: 52_899 });
+    expect(summary).toEqual({
+      min: 52.899,
+      mean: 52.899,
+      p50: 52.899,
+      p90: 52.899,
+      p95: 52.899,
+      p99: 52.899,
+      max: 52.899,
+    });
+  });
+
+  it('is null when nothing was recorded', () => {
+    expect(latencySummary(newHistogram())).toBeNull();
   });
 });
 

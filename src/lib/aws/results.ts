@@ -16,6 +16,11 @@ export const userSummaryPrefix = (runId: string): string => `${runPrefix(runId)}
 export const userSummaryKey = (runId: string, userIndex: number): string =>
   `${userSummaryPrefix(runId)}${String(userIndex).padStart(5, '0')}.json`;
 
+/** Where the failure recorder notes a worker that did not finish, one object per worker. */
+export const workerFailurePrefix = (runId: string): string => `${runPrefix(runId)}failed-workers/`;
+export const workerFailureKey = (runId: string, firstUser: number): string =>
+  `${workerFailurePrefix(runId)}${String(firstUser).padStart(5, '0')}.json`;
+
 export async function putObject(store: ResultsStore, key: string, body: string, contentType: string): Promise<void> {
   await store.client.send(
     new PutObjectCommand({ Bucket: store.bucket, Key: key, Body: body, ContentType: contentType }),

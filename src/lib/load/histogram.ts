@@ -32,17 +32,25 @@ const ms = (micros: number): number => Math.round(micros) / 1000;
 
 /**
  * Percentiles from the histogram; min and max exact when given (an encoded histogram keeps only the
- * bucket of its extremes, so workers send them alongside).
+ * bucket of its extremes, so workers send them alongside). Null when nothing was recorded: no latency
+ * is not a latency of 0. A percentile is the highest value of its HDR bucket, which can lie above the
+ * exact max (or below the exact min), so every figure is clamped to [min, max].
  */
-export function latencySummary(histogram: Histogram, exact?: { minUs: number; maxUs: number }): LatencySummaryMs {
-  if (histogram.totalCount === 0) return { min: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 };
+export function latencySummary(
+  histogram: Histogram,
+  exact?: { minUs: number; maxUs: number },
+): LatencySummaryMs | null {
+  if (histogram.totalCount === 0) return null;
+  const minUs = exact?.minUs ?? histogram.minNonZeroValue;
+  const maxUs = exact?.maxUs ?? histogram.maxValue;
+  const clamp = (us: number) => ms(Math.min(maxUs, Math.max(minUs, us)));
   return {
-    min: ms(exact?.minUs ?? histogram.minNonZeroValue),
-    mean: ms(histogram.mean),
-    p50: ms(histogram.getValueAtPercentile(50)),
-    p90: ms(histogram.getValueAtPercentile(90)),
-    p95: ms(histogram.getValueAtPercentile(95)),
-    p99: ms(histogram.getValueAtPercentile(99)),
-    max: ms(exact?.maxUs ?? histogram.maxValue),
+    min: ms(minUs),
+    mean: clamp(histogram.mean),
+    p50: clamp(histogram.getValueAtPercentile(50)),
+    p90: clamp(histogram.getValueAtPercentile(90)),
+    p95: clamp(histogram.getValueAtPercentile(95)),
+    p99: clamp(histogram.getValueAtPercentile(99)),
+    max: ms(maxUs),
   };
 }

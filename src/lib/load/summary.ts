@@ -1,14 +1,18 @@
 /** Counters a worker keeps while it sends requests, and that the aggregate adds up. */
 export interface Counters {
-  /** Requests sent: ok + failed. */
+  /** Requests attempted, each exactly once: ok + failed. */
   total: number;
+  /** Requests that got an HTTP status back (any status): what the target certainly answered. */
+  responses: number;
+  /** 2xx and 3xx responses. */
   ok: number;
+  /** Everything else: responses with another status, and transport failures (total - responses). */
   failed: number;
   /** HTTP status code -> count, for every response received. */
   statusCodes: Record<string, number>;
-  /** Transport error name (ECONNRESET, timeout, …) -> count, for requests that got no response. */
+  /** Transport failure (ECONNREFUSED, ECONNRESET, timeout, invalid_request, …) -> count: no response. */
   errors: Record<string, number>;
-  /** Requests never sent because the worker reached its time limit (Lambda's 15 minutes). */
+  /** Requests never attempted because the worker reached its time limit (Lambda's 15 minutes). */
   notSent: number;
   /** Epoch second -> [completed, failed]: the per-second timeline. */
   timeline: Record<string, [number, number]>;
@@ -16,6 +20,7 @@ export interface Counters {
 
 export const newCounters = (): Counters => ({
   total: 0,
+  responses: 0,
   ok: 0,
   failed: 0,
   statusCodes: {},
@@ -31,13 +36,18 @@ const bump = (map: Record<string, number>, key: string, by = 1): void => {
   map[key] = (map[key] ?? 0) + by;
 };
 
-export function countOutcome(counters: Counters, outcome: { status?: number; error?: string }, at: number): void {
-  const ok = outcome.status !== undefined && isOkStatus(outcome.status);
+/** One attempted request's outcome: a status when a response came back, else the transport error's name. */
+export type Outcome = { readonly status: number } | { readonly error: string };
+
+export function countOutcome(counters: Counters, outcome: Outcome, at: number): void {
+  const ok = 'status' in outcome && isOkStatus(outcome.status);
   counters.total++;
   if (ok) counters.ok++;
   else counters.failed++;
-  if (outcome.status !== undefined) bump(counters.statusCodes, String(outcome.status));
-  else bump(counters.errors, outcome.error ?? 'unknown');
+  if ('status' in outcome) {
+    counters.responses++;
+    bump(counters.statusCodes, String(outcome.status));
+  } else bump(counters.errors, outcome.error);
   const second = String(Math.floor(at / 1000));
   const slot = counters.timeline[second] ?? [0, 0];
   slot[0]++;
@@ -45,14 +55,20 @@ export function countOutcome(counters: Counters, outcome: { status?: number; err
   counters.timeline[second] = slot;
 }
 
-export function addCounters(into: Counters, from: Counters): void {
+/** The counters without the timeline: small enough to travel in an error's cause when S3 cannot take them. */
+export type CountsOnly = Omit<Counters, 'timeline'>;
+
+export const countsOnly = ({ timeline: _timeline, ...counts }: Counters): CountsOnly => counts;
+
+export function addCounters(into: Counters, from: CountsOnly & { timeline?: Counters['timeline'] }): void {
   into.total += from.total;
+  into.responses += from.responses ?? 0;
   into.ok += from.ok;
   into.failed += from.failed;
   into.notSent += from.notSent ?? 0;
   for (const [code, n] of Object.entries(from.statusCodes)) bump(into.statusCodes, code, n);
   for (const [name, n] of Object.entries(from.errors)) bump(into.errors, name, n);
-  for (const [second, [n, failed]] of Object.entries(from.timeline)) {
+  for (const [second, [n, failed]] of Object.entries(from.timeline ?? {})) {
     const slot = into.timeline[second] ?? [0, 0];
     slot[0] += n;
     slot[1] += failed;
@@ -60,7 +76,7 @@ export function addCounters(into: Counters, from: Counters): void {
   }
 }
 
-/** What each worker writes to the results bucket. */
+/** What each worker writes to the results bucket, one per user. */
 export interface WorkerSummary {
   readonly version: 1;
   readonly runId: string;
@@ -72,7 +88,7 @@ export interface WorkerSummary {
   /** Exact fastest and slowest response in µs (0 when there was none). */
   readonly minLatencyUs: number;
   readonly maxLatencyUs: number;
-  /** Epoch ms of the first request sent and the last response received. */
+  /** Epoch ms of the first request sent and the last outcome. */
   readonly startedAt: number;
   readonly finishedAt: number;
   /** How late after the start barrier this worker began (ms; 0 when on time). */

@@ -9,7 +9,13 @@ const row = (label: string, value: string | number): string =>
 /** A standalone page (no scripts, no external assets): the report plus an SVG throughput chart. */
 export function renderHtml(report: Report): string {
   const { latencyMs: l, requests: r } = report;
-  const verdict = report.thresholds.passed ? 'PASSED' : 'FAILED';
+  const verdict = report.verdict.passed ? 'PASSED' : 'FAILED';
+  const latency = l
+    ? `${row('min', l.min)}${row('mean', l.mean)}${row('p50', l.p50)}${row('p90', l.p90)}${row('p95', l.p95)}${row('p99', l.p99)}${row('max', l.max)}`
+    : row('latency', 'n/a: no request got a response');
+  const failedWorkers = report.workers.failures
+    .map((f) => `<li>${escapeHtml(`users ${f.firstUser}..${f.lastUser}: ${f.error}: ${f.message}`)}</li>`)
+    .join('');
   const maxRps = Math.max(1, ...report.timeline.map((t) => t.requests));
   const width = Math.max(1, report.timeline.length) * 12;
   const bars = report.timeline
@@ -28,11 +34,13 @@ export function renderHtml(report: Report): string {
 <style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}table{border-collapse:collapse;margin:1em 0}th,td{padding:.2em .8em;border-bottom:1px solid #ddd;text-align:left}td{font-variant-numeric:tabular-nums}.PASSED{color:#2a7}.FAILED{color:#c22}</style>
 </head><body>
 <h1>apiloadtest report <span class="${verdict}">${verdict}</span></h1>
-<table>${row('run', report.runId)}${row('target', report.target)}${row('users', report.users)}${row('calls per user', report.callsPerUser)}${row('started', report.startedAt)}${row('finished', report.finishedAt)}${row('duration (s)', report.durationSeconds)}${row('throughput (req/s)', report.throughputRps)}</table>
-<h2>Requests</h2><table>${row('total', r.total)}${row('ok', r.ok)}${row('failed', r.failed)}${row('not sent (time limit)', r.notSent)}</table>
-<h2>Latency (ms)</h2><table>${row('min', l.min)}${row('mean', l.mean)}${row('p50', l.p50)}${row('p90', l.p90)}${row('p95', l.p95)}${row('p99', l.p99)}${row('max', l.max)}</table>
+<p>${escapeHtml(report.verdict.cause)}</p>
+<table>${row('run', report.runId)}${row('target', report.target)}${row('users', report.users)}${row('calls per user', report.callsPerUser)}${row('started', report.startedAt)}${row('finished', report.finishedAt)}${row('duration (s)', report.durationSeconds)}${row('throughput (responses/s)', report.throughputRps)}${row('attempted/s', report.attemptedRps)}</table>
+<h2>Requests</h2><table>${row('attempted', r.total)}${row('responses', r.responses)}${row('ok', r.ok)}${row('failed', r.failed)}${row('failed with a status', r.httpFailed)}${row('failed with no response', r.transportFailed)}${row('not sent (time limit)', r.notSent)}</table>
+<h2>Workers</h2><table>${row('planned', report.workers.expected)}${row('failed', report.workers.failed)}${row('users reported', report.workers.usersReported)}${row('users counted from errors', report.workers.usersCountedFromErrors)}${row('users unknown', report.workers.usersUnknown)}</table>${failedWorkers ? `<ul>${failedWorkers}</ul>` : ''}
+<h2>Latency (ms)</h2><table>${latency}</table>
 <h2>Status codes</h2><table>${table(report.statusCodes)}</table>
-<h2>Transport errors</h2><table>${table(report.errors)}</table>
+<h2>Transport errors (no response)</h2><table>${table(report.errors)}</table>
 <h2>Thresholds</h2><ul>${report.thresholds.failures.map((f) => `<li>${escapeHtml(f.message)}</li>`).join('') || '<li>none failed</li>'}</ul>
 <h2>Requests per second</h2><svg width="${width}" height="100" viewBox="0 0 ${width} 100" role="img" aria-label="requests per second">${bars}</svg>
 <p>${report.timeline.length} s from the first request; peak ${maxRps} requests/s. Green: completed, red: failed.</p>

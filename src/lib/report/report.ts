@@ -1,14 +1,41 @@
+import type { ErrorName } from '../errors';
 import type { Thresholds } from '../input';
 import { decodeHistogram, type LatencySummaryMs, latencySummary, newHistogram } from '../load/histogram';
-import { addCounters, newCounters, type WorkerSummary } from '../load/summary';
+import { addCounters, type CountsOnly, newCounters, type WorkerSummary } from '../load/summary';
 
 export interface ThresholdFailure {
   /** A configured threshold, or `allRequestsSent`, which every run must meet. */
   readonly threshold: keyof Thresholds | 'allRequestsSent';
   readonly limit: number;
-  readonly actual: number;
+  /** Null when there was nothing to judge (no response for a latency or throughput limit). */
+  readonly actual: number | null;
   readonly message: string;
 }
+
+/** Why a run failed, as the execution's `Error` (a verdict, not a tool error: the CLI exits 1). */
+export type VerdictError = Extract<ErrorName, 'NoResponses' | 'WorkersFailed' | 'ThresholdsFailed'>;
+
+export interface Verdict {
+  readonly passed: boolean;
+  /** The first reason in this order: no response at all, too many failed workers, thresholds. */
+  readonly error: VerdictError | null;
+  /** One line: the execution's `Cause` when it fails. */
+  readonly cause: string;
+}
+
+/** A worker Lambda that did not finish normally, and how much of what it did is still in the report. */
+export interface WorkerFailure {
+  readonly firstUser: number;
+  readonly lastUser: number;
+  /** The error's name as Step Functions saw it (`States.Timeout`, `LoginFailed`, `SummaryNotSaved`, …). */
+  readonly error: string;
+  readonly message: string;
+  /** Users of this worker whose requests are in the report (their summary was saved, or its counts came back). */
+  readonly usersCounted: number;
+}
+
+/** How many failed workers the report lists one by one; the counts cover all of them. */
+export const LISTED_WORKER_FAILURES = 100;
 
 export interface Report {
   readonly runId: string;
@@ -18,20 +45,50 @@ export interface Report {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationSeconds: number;
-  /** total = ok + failed = requests sent; notSent = planned but cut off by the Lambda time limit. */
-  readonly requests: { readonly total: number; readonly ok: number; readonly failed: number; readonly notSent: number };
+  readonly requests: {
+    /** Attempted, each exactly once: ok + failed = responses + transportFailed. */
+    readonly total: number;
+    /** Got an HTTP status back: responses ≤ what the target received ≤ total. */
+    readonly responses: number;
+    /** 2xx/3xx responses. */
+    readonly ok: number;
+    /** httpFailed + transportFailed. */
+    readonly failed: number;
+    /** Responses with another status. */
+    readonly httpFailed: number;
+    /** No response: refused, reset, timeout, a request the client could not send. */
+    readonly transportFailed: number;
+    /** Planned but never attempted (a worker reached Lambda's time limit). */
+    readonly notSent: number;
+  };
   readonly statusCodes: Record<string, number>;
   readonly errors: Record<string, number>;
+  /** Responses per second. */
   readonly throughputRps: number;
-  readonly latencyMs: LatencySummaryMs;
+  /** Attempts per second (responses and transport failures). */
+  readonly attemptedRps: number;
+  /** Of responses only; null when there was none. */
+  readonly latencyMs: LatencySummaryMs | null;
   readonly thresholds: { readonly passed: boolean; readonly failures: readonly ThresholdFailure[] };
+  readonly verdict: Verdict;
   readonly workers: {
+    /** Worker Lambdas planned, and users. */
     readonly expected: number;
-    readonly reported: number;
+    readonly users: number;
+    /** Users whose summary (counts, latencies, timeline) is in the report. */
+    readonly usersReported: number;
+    /** Users whose counts came back in their worker's error, without latencies. */
+    readonly usersCountedFromErrors: number;
+    /** Users whose requests are unknown: their worker failed before it could say anything. */
+    readonly usersUnknown: number;
+    readonly failed: number;
+    /** The first LISTED_WORKER_FAILURES failed workers, by first user. */
+    readonly failures: readonly WorkerFailure[];
     readonly lateStarts: number;
     readonly tokenRefreshes: number;
+    readonly tokenRefreshFailures: number;
   };
-  /** Per second from the first request: completed requests and failures. */
+  /** Per second from the first request: outcomes and failures. */
   readonly timeline: readonly { readonly second: number; readonly requests: number; readonly failed: number }[];
 }
 
@@ -41,6 +98,19 @@ export interface ReportContext {
   readonly users: number;
   readonly callsPerUser: number;
   readonly thresholds: Thresholds;
+  /** Where each worker's users start: `workerOf(user)` gives its first and last user. Defaults to one user a worker. */
+  readonly workerOf?: (userIndex: number) => { firstUser: number; lastUser: number };
+  readonly workers?: number;
+}
+
+/** What a failed worker left behind (written by the failure recorder), with the counts of users it could not save. */
+export interface WorkerFailureRecord {
+  readonly firstUser: number;
+  readonly lastUser: number;
+  readonly error: string;
+  readonly message: string;
+  /** userIndex -> counts, for users whose summary could not be written. */
+  readonly counts: Record<string, CountsOnly>;
 }
 
 const round = (value: number, digits = 2): number => {
@@ -51,8 +121,15 @@ const round = (value: number, digits = 2): number => {
 /** Workers later than this after the barrier are counted: they weaken "all users at once". */
 const LATE_START_MS = 1_000;
 
-/** Merges worker summaries exactly: counters add, HDR histograms add; nothing is averaged. */
-export function mergeSummaries(context: ReportContext, summaries: readonly WorkerSummary[]): Report {
+/**
+ * Merges what the workers left exactly: counters add, HDR histograms add; nothing is averaged. Every
+ * planned user is accounted for: by its summary, by counts carried in its worker's error, or as unknown.
+ */
+export function mergeSummaries(
+  context: ReportContext,
+  summaries: readonly WorkerSummary[],
+  failureRecords: readonly WorkerFailureRecord[] = [],
+): Report {
   const counters = newCounters();
   const histogram = newHistogram();
   let startedAt = Number.POSITIVE_INFINITY;
@@ -62,25 +139,35 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
   let lateStarts = 0;
   let tokenRefreshes = 0;
   let tokenRefreshFailures = 0;
+  const reported = new Set<number>();
   for (const summary of summaries) {
+    if (reported.has(summary.userIndex)) continue;
+    reported.add(summary.userIndex);
     addCounters(counters, summary.counters);
     histogram.add(decodeHistogram(summary.histogram));
     if (summary.maxLatencyUs > 0) {
       minUs = Math.min(minUs, summary.minLatencyUs);
       maxUs = Math.max(maxUs, summary.maxLatencyUs);
     }
-    startedAt = Math.min(startedAt, summary.startedAt);
-    finishedAt = Math.max(finishedAt, summary.finishedAt);
+    if (summary.counters.total > 0) {
+      startedAt = Math.min(startedAt, summary.startedAt);
+      finishedAt = Math.max(finishedAt, summary.finishedAt);
+    }
     if (summary.lateStartMs > LATE_START_MS) lateStarts++;
     tokenRefreshes += summary.tokenRefreshes;
     tokenRefreshFailures += summary.tokenRefreshFailures;
   }
-  if (summaries.length === 0) startedAt = finishedAt = Date.now();
+
+  const accounting = accountForUsers(context, reported, failureRecords);
+  for (const counts of accounting.inlineCounts) addCounters(counters, counts);
+
+  if (startedAt > finishedAt) startedAt = finishedAt = Date.now();
   const durationSeconds = Math.max(0, (finishedAt - startedAt) / 1000);
   const firstSecond = Math.floor(startedAt / 1000);
   const timeline = Object.entries(counters.timeline)
     .map(([second, [requests, failed]]) => ({ second: Number(second) - firstSecond, requests, failed }))
     .sort((a, b) => a.second - b.second);
+  const perSecond = (n: number) => (durationSeconds > 0 ? round(n / durationSeconds) : 0);
   const partial = {
     runId: context.runId,
     target: context.target,
@@ -89,17 +176,91 @@ export function mergeSummaries(context: ReportContext, summaries: readonly Worke
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(finishedAt).toISOString(),
     durationSeconds: round(durationSeconds, 3),
-    requests: { total: counters.total, ok: counters.ok, failed: counters.failed, notSent: counters.notSent },
+    requests: {
+      total: counters.total,
+      responses: counters.responses,
+      ok: counters.ok,
+      failed: counters.failed,
+      httpFailed: counters.responses - counters.ok,
+      transportFailed: counters.total - counters.responses,
+      notSent: counters.notSent,
+    },
     statusCodes: counters.statusCodes,
     // The common transport errors are always listed, so "0 timeouts" is visible, not implied.
-    errors: { ECONNRESET: 0, timeout: 0, ...counters.errors },
-    throughputRps: durationSeconds > 0 ? round(counters.total / durationSeconds) : 0,
+    errors: { ECONNREFUSED: 0, ECONNRESET: 0, timeout: 0, ...counters.errors },
+    throughputRps: perSecond(counters.responses),
+    attemptedRps: perSecond(counters.total),
     latencyMs: latencySummary(histogram, maxUs > 0 ? { minUs, maxUs } : undefined),
-    workers: { expected: context.users, reported: summaries.length, lateStarts, tokenRefreshes, tokenRefreshFailures },
+    workers: {
+      expected: context.workers ?? context.users,
+      users: context.users,
+      usersReported: reported.size,
+      usersCountedFromErrors: accounting.inlineCounts.length,
+      usersUnknown: accounting.usersUnknown,
+      failed: accounting.failures.length,
+      failures: accounting.failures.slice(0, LISTED_WORKER_FAILURES),
+      lateStarts,
+      tokenRefreshes,
+      tokenRefreshFailures,
+    },
     timeline,
   };
-  return { ...partial, thresholds: evaluateThresholds(context.thresholds, partial) };
+  const thresholds = evaluateThresholds(context.thresholds, partial);
+  return { ...partial, thresholds, verdict: verdictOf({ ...partial, thresholds }, context.thresholds) };
 }
+
+/**
+ * Which users are in the report and which workers failed. A worker with a failure record failed; so did
+ * any worker with a user that left neither a summary nor counts (it crashed where nothing could catch it).
+ */
+function accountForUsers(
+  context: ReportContext,
+  reported: ReadonlySet<number>,
+  records: readonly WorkerFailureRecord[],
+): { inlineCounts: CountsOnly[]; usersUnknown: number; failures: WorkerFailure[] } {
+  const workerOf = context.workerOf ?? ((user: number) => ({ firstUser: user, lastUser: user }));
+  const inline = new Map<number, CountsOnly>();
+  const failures = new Map<number, WorkerFailure>();
+  for (const record of records) {
+    for (const [user, counts] of Object.entries(record.counts)) {
+      if (!reported.has(Number(user))) inline.set(Number(user), counts);
+    }
+    failures.set(record.firstUser, {
+      firstUser: record.firstUser,
+      lastUser: record.lastUser,
+      error: record.error,
+      message: record.message,
+      usersCounted: 0,
+    });
+  }
+  let usersUnknown = 0;
+  for (let user = 0; user < context.users; user++) {
+    if (reported.has(user) || inline.has(user)) continue;
+    usersUnknown++;
+    const worker = workerOf(user);
+    if (!failures.has(worker.firstUser)) {
+      failures.set(worker.firstUser, {
+        ...worker,
+        error: 'NoSummary',
+        message: 'the worker left no summary and no error (stopped before it could report)',
+        usersCounted: 0,
+      });
+    }
+  }
+  for (const [firstUser, failure] of failures) {
+    let usersCounted = 0;
+    for (let user = firstUser; user <= failure.lastUser; user++)
+      if (reported.has(user) || inline.has(user)) usersCounted++;
+    failures.set(firstUser, { ...failure, usersCounted });
+  }
+  return {
+    inlineCounts: [...inline.values()],
+    usersUnknown,
+    failures: [...failures.values()].sort((a, b) => a.firstUser - b.firstUser),
+  };
+}
+
+const NO_RESPONSE = 'no response to judge it by';
 
 export function evaluateThresholds(
   thresholds: Thresholds,
@@ -114,21 +275,31 @@ export function evaluateThresholds(
       message: `${report.requests.notSent} requests not sent: workers reached Lambda's time limit (fewer calls per user, or more concurrency)`,
     });
   }
-  const errorRate = report.requests.total > 0 ? report.requests.failed / report.requests.total : 0;
-  const above = (
-    threshold: keyof Thresholds,
-    limit: number | undefined,
-    actual: number,
-    label: string,
-    unit: string,
-  ) => {
-    if (limit !== undefined && actual > limit) {
-      failures.push({ threshold, limit, actual, message: `${label} ${actual}${unit} > ${limit}${unit}` });
-    }
+  const latency = (threshold: 'p95Ms' | 'p99Ms', limit: number | undefined, label: string) => {
+    if (limit === undefined) return;
+    const actual = report.latencyMs?.[label as 'p95' | 'p99'] ?? null;
+    if (actual === null)
+      failures.push({ threshold, limit, actual, message: `${label} cannot be judged: ${NO_RESPONSE}` });
+    else if (actual > limit)
+      failures.push({ threshold, limit, actual, message: `${label} ${actual} ms > ${limit} ms` });
   };
-  above('p95Ms', thresholds.p95Ms, report.latencyMs.p95, 'p95', ' ms');
-  above('p99Ms', thresholds.p99Ms, report.latencyMs.p99, 'p99', ' ms');
-  above('maxErrorRate', thresholds.maxErrorRate, round(errorRate, 4), 'error rate', '');
+  latency('p95Ms', thresholds.p95Ms, 'p95');
+  latency('p99Ms', thresholds.p99Ms, 'p99');
+  if (thresholds.maxErrorRate !== undefined) {
+    // Transport failures count: a request that got no answer is an error.
+    const { total, failed } = report.requests;
+    const rate = total > 0 ? round(failed / total, 4) : null;
+    const limit = thresholds.maxErrorRate;
+    if (rate === null)
+      failures.push({
+        threshold: 'maxErrorRate',
+        limit,
+        actual: null,
+        message: 'error rate cannot be judged: no request was attempted',
+      });
+    else if (rate > limit)
+      failures.push({ threshold: 'maxErrorRate', limit, actual: rate, message: `error rate ${rate} > ${limit}` });
+  }
   if (thresholds.minThroughputRps !== undefined && report.throughputRps < thresholds.minThroughputRps) {
     failures.push({
       threshold: 'minThroughputRps',
@@ -140,8 +311,49 @@ export function evaluateThresholds(
   return { passed: failures.length === 0, failures };
 }
 
-/** The execution output: the report without its timeline (state payloads stay small). */
+const describeErrors = (errors: Record<string, number>): string =>
+  Object.entries(errors)
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ') || 'none recorded';
+
+/** The run's verdict: a run without a single response never passes, thresholds or not. */
+export function verdictOf(
+  report: Pick<Report, 'requests' | 'errors' | 'thresholds' | 'workers'>,
+  thresholds: Thresholds,
+): Verdict {
+  const { requests, workers } = report;
+  if (requests.responses === 0) {
+    const cause =
+      requests.total === 0
+        ? 'no request was sent'
+        : `no request got a response: ${requests.total} attempted, transport errors: ${describeErrors(report.errors)}`;
+    return { passed: false, error: 'NoResponses', cause };
+  }
+  const allowed = thresholds.maxFailedWorkers ?? 0;
+  if (workers.failed > allowed) {
+    const first = workers.failures[0];
+    const example = first
+      ? `; first: users ${first.firstUser}..${first.lastUser}: ${first.error}: ${first.message}`
+      : '';
+    return {
+      passed: false,
+      error: 'WorkersFailed',
+      cause: `${workers.failed} worker(s) failed (allowed ${allowed}), requests of ${workers.usersUnknown} user(s) unknown${example}`,
+    };
+  }
+  if (!report.thresholds.passed) {
+    return {
+      passed: false,
+      error: 'ThresholdsFailed',
+      cause: `thresholds failed: ${report.thresholds.failures.map((f) => f.message).join('; ')}`,
+    };
+  }
+  return { passed: true, error: null, cause: `passed: ${requests.total} requests, ${requests.failed} failed` };
+}
+
+/** The execution output: the report without its timeline and worker list (state payloads stay small). */
 export function headline(report: Report): Omit<Report, 'timeline'> {
   const { timeline: _timeline, ...rest } = report;
-  return rest;
+  return { ...rest, workers: { ...rest.workers, failures: rest.workers.failures.slice(0, 5) } };
 }

@@ -1,0 +1,146 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { RequestSpec } from '../../src/lib/input';
+import { runLoad } from '../../src/lib/load/engine';
+
+/** A loopback server that counts what it receives; `handle` decides each answer. */
+async function server(handle: (n: number, req: unknown, res: import('node:http').ServerResponse) => void) {
+  let received = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const srv: Server = createServer((req, res) => {
+    received++;
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on('close', () => inFlight--);
+    req.resume();
+    handle(received, req, res);
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const { port } = srv.address() as AddressInfo;
+  return {
+    url: new URL(`http://127.0.0.1:${port}/`),
+    received: () => received,
+    maxInFlight: () => maxInFlight,
+    close: () => {
+      srv.closeAllConnections();
+      return new Promise<void>((r) => srv.close(() => r()));
+    },
+  };
+}
+
+const spec = (overrides: Partial<RequestSpec> = {}): RequestSpec => ({
+  method: 'GET',
+  path: '/x',
+  headers: {},
+  body: null,
+  timeoutMs: 5_000,
+  ...overrides,
+});
+
+const token = async () => 't';
+
+describe('runLoad', () => {
+  it('keeps exactly the configured number of requests in flight, and sends each call once', async () => {
+    const target = await server((_n, _req, res) => setTimeout(() => res.end('ok'), 20));
+    try {
+      const result = await runLoad({ target: target.url, request: spec(), calls: 40, concurrency: 4, token });
+      expect(result.counters).toMatchObject({ total: 40, responses: 40, ok: 40, failed: 0, notSent: 0 });
+      expect(target.received()).toBe(40);
+      expect(target.maxInFlight()).toBe(4);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('enforces timeoutMs with its own timer: a 300 ms answer under a 100 ms limit is a timeout', async () => {
+    const target = await server((_n, _req, res) => setTimeout(() => res.end('late'), 300));
+    try {
+      const result = await runLoad({
+        target: target.url,
+        request: spec({ timeoutMs: 100 }),
+        calls: 4,
+        concurrency: 2,
+        token,
+      });
+      expect(result.counters).toMatchObject({ total: 4, responses: 0, ok: 0, failed: 4, errors: { timeout: 4 } });
+      // Without our own timer these would count as OK at 300 ms (undici checks about once a second).
+      expect(result.maxLatencyUs).toBe(0);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('counts a request the client refuses to send as invalid_request, and goes on (no leaked slot)', async () => {
+    const target = await server((_n, _req, res) => res.end('ok'));
+    try {
+      // These bypass the input validator on purpose: the engine must settle them anyway.
+      for (const request of [
+        spec({ path: '/\u65e5\u672c' }),
+        spec({ path: '/a\u0000b' }),
+        spec({ headers: { 'x-name': '\u65e5\u672c' } }),
+        spec({ headers: { expect: '100-continue' } }),
+        spec({ headers: { upgrade: 'websocket' } }),
+      ]) {
+        const result = await runLoad({ target: target.url, request, calls: 3, concurrency: 1, token });
+        expect({ request, errors: result.counters.errors }).toEqual({ request, errors: { invalid_request: 3 } });
+        expect(result.counters).toMatchObject({ total: 3, responses: 0, failed: 3, errors: { invalid_request: 3 } });
+      }
+      expect(target.received()).toBe(0);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('counts connection refusals as transport failures with no response', async () => {
+    const target = await server((_n, _req, res) => res.end('ok'));
+    const url = target.url;
+    await target.close();
+    const result = await runLoad({ target: url, request: spec(), calls: 5, concurrency: 2, token });
+    expect(result.counters).toMatchObject({ total: 5, responses: 0, failed: 5, errors: { ECONNREFUSED: 5 } });
+  });
+
+  it('counts a reset mid-response as ECONNRESET and a 503 as a failed response', async () => {
+    const target = await server((n, _req, res) => {
+      if (n % 2 === 0) res.socket?.destroy();
+      else {
+        res.statusCode = 503;
+        res.end('busy');
+      }
+    });
+    try {
+      const result = await runLoad({ target: target.url, request: spec(), calls: 6, concurrency: 1, token });
+      expect(result.counters).toMatchObject({
+        total: 6,
+        responses: 3,
+        ok: 0,
+        failed: 6,
+        statusCodes: { '503': 3 },
+        errors: { ECONNRESET: 3 },
+      });
+      expect(target.received()).toBe(6);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('stops starting requests at the deadline and counts the rest as not sent', async () => {
+    const target = await server((_n, _req, res) => setTimeout(() => res.end('ok'), 30));
+    try {
+      const deadline = Date.now() + 100;
+      const result = await runLoad({
+        target: target.url,
+        request: spec(),
+        calls: 1_000,
+        concurrency: 1,
+        token,
+        deadline,
+      });
+      expect(result.counters.total).toBe(target.received());
+      expect(result.counters.total).toBeGreaterThan(0);
+      expect(result.counters.total + result.counters.notSent).toBe(1_000);
+    } finally {
+      await target.close();
+    }
+  });
+});
