@@ -6,8 +6,12 @@
  * 1. engine: CPU µs per request of runLoad against a loopback HTTP server in a child process
  *    (the server's CPU is not counted), vs undici's bare Pool.request in the same loop shape.
  * 2. aggregate: time and memory to merge 10,000 worker summaries (the 10,000-user run's Aggregate).
+ * 3. worker memory: peak RSS of one worker's process running 13 users × 100,000 calls (the plan's split
+ *    for 10,000 users) against the same server; it must stay under 256 MiB whatever the number of calls.
+ *    BENCH_WORKER_CALLS=20000 npm run bench shortens it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { Pool } from 'undici';
@@ -31,9 +35,46 @@ process.on('disconnect', () => process.exit(0));
 setTimeout(() => process.exit(0), 300000).unref();
 `;
 
-async function benchEngine(): Promise<void> {
+/** The loopback server in its own process, so its CPU and memory are not the generator's. */
+async function startServer(): Promise<{ port: number; stop: () => void }> {
   const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve) => child.once('message', (m) => resolve(Number(m))));
+  return {
+    port,
+    stop: () => {
+      child.disconnect();
+      child.kill();
+    },
+  };
+}
+
+async function benchWorkerMemory(): Promise<void> {
+  const calls = Number(process.env.BENCH_WORKER_CALLS ?? 100_000);
+  const server = await startServer();
+  try {
+    const run = spawnSync(
+      process.execPath,
+      [require.resolve('tsx/cli'), join(__dirname, 'worker-memory.ts'), String(server.port), '13', String(calls)],
+      { encoding: 'utf8', timeout: 600_000 },
+    );
+    if (run.status !== 0) throw new Error(`worker-memory failed: ${run.stderr}`);
+    const out = JSON.parse(run.stdout.trim().split('\n').pop() ?? '{}') as {
+      ok: number;
+      seconds: number;
+      maxRssMiB: number;
+    };
+    if (out.ok !== 13 * calls) throw new Error(`worker-memory: ${out.ok}/${13 * calls} ok`);
+    console.log(
+      `worker     13 users × ${calls} calls (${out.ok} requests in ${out.seconds.toFixed(0)} s): peak RSS ${out.maxRssMiB.toFixed(0)} MiB (limit 256 MiB) ${out.maxRssMiB < 256 ? 'OK' : 'OVER'}`,
+    );
+  } finally {
+    server.stop();
+  }
+}
+
+async function benchEngine(): Promise<void> {
+  const server = await startServer();
+  const port = server.port;
   const target = new URL(`http://127.0.0.1:${port}/bench`);
   const request = { method: 'GET' as const, path: '', headers: {}, body: null, timeoutMs: 10_000 };
   const calls = 20_000;
@@ -71,8 +112,7 @@ async function benchEngine(): Promise<void> {
       await delay(200);
     }
   } finally {
-    child.disconnect();
-    child.kill();
+    server.stop();
   }
   console.log(
     `engine     ${calls} requests × 5 rounds, concurrency ${concurrency}: median ${median(ours).toFixed(1)} µs CPU/request (bare undici Pool.request + p-limit: ${median(bare).toFixed(1)} µs; ratio ${(median(ours) / median(bare)).toFixed(2)})`,
@@ -132,6 +172,7 @@ function benchAggregate(): void {
 async function main(): Promise<void> {
   benchAggregate();
   await benchEngine();
+  await benchWorkerMemory();
 }
 
 main().catch((error) => {
