@@ -2,7 +2,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { connect } from 'node:net';
 import { ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { getJson, listKeys } from '../../src/lib/aws/results';
 import { setLogSink } from '../../src/lib/log';
+import type { Report } from '../../src/lib/report/report';
 import type { LocalEnvironment } from '../../src/local/environment';
 import { JwtVerifier } from '../../src/local/jwt-verifier';
 import { type LocalRunResult, runLocal } from '../../src/local/local-run';
@@ -215,5 +217,43 @@ describe('a run that fails', () => {
     expect(result.failure?.cause).toContain('request.path');
     expect(result.report).toBeUndefined();
     expect(keys).toBe(0);
+  });
+});
+
+describe('a worker that cannot write its summary', () => {
+  it('still gets a report.json that names the worker and counts its requests, and the run fails with WorkersFailed', async () => {
+    let stored: Report | undefined;
+    const result = await runLocal({
+      users: 3,
+      calls: 4,
+      onReady: (env) => {
+        // The results bucket refuses user 1's summary (and only that object), as a broken S3 call would.
+        env.clients.s3.middlewareStack.add(
+          (next) => async (args) => {
+            const input = args.input as { Key?: string };
+            if (String(input.Key).endsWith('/users/00001.json'))
+              throw Object.assign(new Error('denied'), { name: 'AccessDenied' });
+            return next(args);
+          },
+          { step: 'initialize', name: 'failUserOneSummary' },
+        );
+      },
+      onFinished: async (env) => {
+        const runtime = { client: env.clients.s3, bucket: env.stack.bucket };
+        const keys = await listKeys(runtime, 'runs/');
+        const reportKey = keys.find((k) => k.endsWith('/report.json'));
+        if (reportKey) stored = await getJson<Report>(runtime, reportKey);
+      },
+    });
+    expect(result.failure?.error).toBe('WorkersFailed');
+    expect(stored?.verdict.error).toBe('WorkersFailed');
+    // User 1's requests reached the target and are in the report, from the counts its error carried.
+    expect(stored?.requests).toMatchObject({ total: 12, responses: 12, ok: 12 });
+    expect(stored?.workers).toMatchObject({ failed: 1, usersReported: 2, usersCountedFromErrors: 1, usersUnknown: 0 });
+    expect(stored?.workers.failures).toEqual([
+      expect.objectContaining({ firstUser: 1, lastUser: 1, error: 'SummaryNotSaved', usersCounted: 1 }),
+    ]);
+    expect(result.api?.total).toBe(12);
+    expect(result.cleanup?.usersDeleted).toBe(3);
   });
 });
