@@ -85,7 +85,12 @@ async function benchEngine(): Promise<void> {
   try {
     for (let round = 0; round < 5; round++) {
       let cpu = process.cpuUsage();
-      const result = await runLoad({ target, request, calls, concurrency, token });
+      const result = await runLoad({
+        target,
+        request,
+        load: { model: 'iterations', iterations: calls, concurrency },
+        token,
+      });
       cpu = process.cpuUsage(cpu);
       if (result.counters.ok !== calls) throw new Error(`engine: ${result.counters.ok}/${calls} ok`);
       ours.push((cpu.user + cpu.system) / calls);
@@ -157,7 +162,13 @@ function benchAggregate(): void {
   for (let round = 0; round < 5; round++) {
     const started = performance.now();
     const report = mergeSummaries(
-      { runId: 'bench', target: 'http://127.0.0.1/', users: workers, callsPerUser: perWorker, thresholds: {} },
+      {
+        runId: 'bench',
+        target: 'http://127.0.0.1/',
+        users: workers,
+        load: { model: 'iterations', iterations: perWorker, concurrency: 1 },
+        thresholds: {},
+      },
       summaries,
     );
     times.push(performance.now() - started);

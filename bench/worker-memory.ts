@@ -14,7 +14,12 @@ async function main(): Promise<void> {
   const started = performance.now();
   const results = await Promise.all(
     Array.from({ length: Number(users) }, () =>
-      runLoad({ target, request, calls: Number(calls), concurrency: 1, token: async () => 'bench-token' }),
+      runLoad({
+        target,
+        request,
+        load: { model: 'iterations', iterations: Number(calls), concurrency: 1 },
+        token: async () => 'bench-token',
+      }),
     ),
   );
   const ok = results.reduce((n, r) => n + r.counters.ok, 0);

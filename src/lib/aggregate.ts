@@ -10,16 +10,18 @@ import {
   workerFailurePrefix,
 } from './aws/results';
 import type { Thresholds } from './input';
+import type { LoadModel } from './load/model';
 import type { WorkerSummary } from './load/summary';
 import type { Range } from './plan';
 import { renderHtml } from './report/html';
 import { headline, mergeSummaries, type Report, type Verdict, type WorkerFailureRecord } from './report/report';
 import { type RetryOptions, withRetry } from './retry';
+import { readStop } from './stop';
 
 export interface AggregateTask {
   readonly runId: string;
   readonly users: number;
-  readonly callsPerUser: number;
+  readonly load: LoadModel;
   readonly thresholds: Thresholds;
   /** The plan's fan-out layout, to tell which worker ran which user. */
   readonly groups: readonly Range[];
@@ -70,7 +72,8 @@ export async function aggregateRun(task: AggregateTask, deps: AggregateDeps): Pr
       runId: task.runId,
       target: deps.target.href,
       users: task.users,
-      callsPerUser: task.callsPerUser,
+      load: task.load,
+      stopped: (await retry(() => readStop(deps.results, task.runId))) ?? null,
       thresholds: task.thresholds,
       workers: task.workers,
       workerOf: workerLayout(task),

@@ -12,6 +12,7 @@ export type ErrorName =
   | 'CleanupFailed'
   // Verdicts: the run happened and was measured, and it failed.
   | 'NoResponses'
+  | 'Stopped'
   | 'WorkersFailed'
   | 'ThresholdsFailed';
 

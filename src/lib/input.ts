@@ -1,4 +1,5 @@
 import { InvalidInputError } from './errors';
+import { DEFAULT_MAX_QUEUE_MS, type LoadModel, type Stage } from './load/model';
 
 /** Hard limits, each tied to a quota (DESIGN §6). */
 export const LIMITS = {
@@ -12,6 +13,12 @@ export const LIMITS = {
   /** Connections one worker Lambda may hold: users per worker × concurrency per user, under its 1,024 fds. */
   maxConnectionsPerWorker: 900,
   maxTimeoutMs: 60_000,
+  /** A user's load must end inside one 15-minute Lambda invocation (the plan checks the margins). */
+  maxDurationSeconds: 900,
+  /** Per user: 10,000 users × 1,000 req/s is far past any API Gateway quota already. */
+  maxRatePerSecond: 1_000,
+  maxStages: 100,
+  maxQueueMs: 60_000,
   maxStartDelaySeconds: 600,
   maxHeaderBytes: 8_192,
   maxBodyBytes: 64 * 1024,
@@ -37,12 +44,19 @@ export interface Thresholds {
   readonly minThroughputRps?: number;
   /** Worker Lambdas that may fail (crash, time out, lose their summary) before the run fails; 0 when absent. */
   readonly maxFailedWorkers?: number;
+  /**
+   * Stop the whole run when any user's own error rate exceeds maxErrorRate after minRequests of its
+   * requests (the stop switch, raised by that worker).
+   */
+  readonly abortOnFail?: { readonly minRequests: number };
 }
 
 export interface RunInput {
   readonly users: number;
-  readonly callsPerUser: number;
-  readonly concurrencyPerUser: number;
+  /** What each user does: the seed's NumberOfCallsPerUser is the `iterations` model. */
+  readonly load: LoadModel;
+  /** User start times are spread evenly over this many seconds after the barrier (0: all at once). */
+  readonly rampUpSeconds: number;
   /** Users one worker Lambda runs; undefined lets the plan choose from the concurrency budget. */
   readonly usersPerWorker: number | undefined;
   /** Undefined lets the plan leave time for every login (see startDelayFor). */
@@ -138,7 +152,7 @@ function rejectUnknown(section: Record<string, Json>, prefix: string, known: rea
 /** Validates `createUsersAndFanOut` input (seed-compatible) into a typed, defaulted RunInput. */
 export function parseRunInput(raw: Json): RunInput {
   if (!isObject(raw)) throw new InvalidInputError('input', `must be a JSON object, got ${describe(raw)}`);
-  rejectUnknown(raw, '', ['users', 'request', 'thresholds']);
+  rejectUnknown(raw, '', ['users', 'load', 'request', 'thresholds']);
   if (raw.users === undefined)
     throw new InvalidInputError(
       'users',
@@ -155,21 +169,20 @@ export function parseRunInput(raw: Json): RunInput {
   const request = readSection(raw, 'request');
   rejectUnknown(request, 'request.', ['method', 'path', 'headers', 'body', 'timeoutMs']);
   const thresholds = readSection(raw, 'thresholds');
-  rejectUnknown(thresholds, 'thresholds.', ['p95Ms', 'p99Ms', 'maxErrorRate', 'minThroughputRps', 'maxFailedWorkers']);
+  rejectUnknown(thresholds, 'thresholds.', [
+    'p95Ms',
+    'p99Ms',
+    'maxErrorRate',
+    'minThroughputRps',
+    'maxFailedWorkers',
+    'abortOnFail',
+  ]);
+  const { load, rampUpSeconds } = parseLoad(raw, users);
 
   return {
     users: readInteger(users.NumberOfUsers, 'users.NumberOfUsers', { min: 1, max: LIMITS.maxUsers }),
-    callsPerUser: readInteger(users.NumberOfCallsPerUser, 'users.NumberOfCallsPerUser', {
-      min: 1,
-      max: LIMITS.maxCallsPerUser,
-    }),
-    concurrencyPerUser:
-      users.ConcurrencyPerUser === undefined
-        ? DEFAULTS.concurrencyPerUser
-        : readInteger(users.ConcurrencyPerUser, 'users.ConcurrencyPerUser', {
-            min: 1,
-            max: LIMITS.maxConcurrencyPerUser,
-          }),
+    load,
+    rampUpSeconds,
     usersPerWorker:
       users.UsersPerWorker === undefined
         ? undefined
@@ -181,6 +194,150 @@ export function parseRunInput(raw: Json): RunInput {
     request: parseRequest(request),
     thresholds: parseThresholds(thresholds),
   };
+}
+
+const LOAD_MODELS = ['iterations', 'duration', 'rate', 'stages'] as const;
+
+/** The fields each model takes under `load` (besides `model` and `rampUpSeconds`). */
+const LOAD_FIELDS: Record<LoadModel['model'], readonly string[]> = {
+  iterations: ['iterations', 'concurrency'],
+  duration: ['durationSeconds', 'concurrency'],
+  rate: ['ratePerSecond', 'durationSeconds', 'maxInFlight', 'maxQueueMs'],
+  stages: ['stages', 'maxInFlight', 'maxQueueMs'],
+};
+
+/**
+ * The workload model: `load` when given, else the seed's `users.NumberOfCallsPerUser` (and
+ * `ConcurrencyPerUser`), which is the `iterations` model. Giving both is refused: one of them would be ignored.
+ */
+function parseLoad(raw: Record<string, Json>, users: Record<string, Json>): { load: LoadModel; rampUpSeconds: number } {
+  const concurrency = (value: Json, field: string) =>
+    value === undefined
+      ? DEFAULTS.concurrencyPerUser
+      : readInteger(value, field, { min: 1, max: LIMITS.maxConcurrencyPerUser });
+  if (raw.load === undefined || raw.load === null) {
+    if (users.NumberOfCallsPerUser === undefined) {
+      throw new InvalidInputError(
+        'users.NumberOfCallsPerUser',
+        'is required unless a load model is given (e.g. "load": {"model": "rate", "ratePerSecond": 10, "durationSeconds": 60})',
+      );
+    }
+    const iterations = readInteger(users.NumberOfCallsPerUser, 'users.NumberOfCallsPerUser', {
+      min: 1,
+      max: LIMITS.maxCallsPerUser,
+    });
+    return {
+      load: {
+        model: 'iterations',
+        iterations,
+        concurrency: concurrency(users.ConcurrencyPerUser, 'users.ConcurrencyPerUser'),
+      },
+      rampUpSeconds: 0,
+    };
+  }
+  const section = readSection(raw, 'load');
+  for (const seed of ['NumberOfCallsPerUser', 'ConcurrencyPerUser'] as const) {
+    if (users[seed] !== undefined) {
+      throw new InvalidInputError(`users.${seed}`, 'cannot be given with "load": say it in the load model instead');
+    }
+  }
+  const model = section.model ?? (section.iterations !== undefined ? 'iterations' : undefined);
+  if (typeof model !== 'string' || !(LOAD_MODELS as readonly string[]).includes(model)) {
+    throw new InvalidInputError(
+      'load.model',
+      `must be one of ${LOAD_MODELS.join(', ')}, got ${describe(section.model)}`,
+    );
+  }
+  const kind = model as LoadModel['model'];
+  rejectUnknown(section, 'load.', ['model', 'rampUpSeconds', ...LOAD_FIELDS[kind]]);
+  const rampUpSeconds =
+    section.rampUpSeconds === undefined
+      ? 0
+      : readInteger(section.rampUpSeconds, 'load.rampUpSeconds', { min: 0, max: LIMITS.maxDurationSeconds });
+  const duration = () =>
+    readInteger(section.durationSeconds, 'load.durationSeconds', { min: 1, max: LIMITS.maxDurationSeconds });
+  const maxQueueMs = () =>
+    section.maxQueueMs === undefined
+      ? DEFAULT_MAX_QUEUE_MS
+      : readInteger(section.maxQueueMs, 'load.maxQueueMs', { min: 0, max: LIMITS.maxQueueMs });
+  // Enough slots for a second of latency at the peak rate, unless told otherwise.
+  const maxInFlight = (peakRate: number) =>
+    section.maxInFlight === undefined
+      ? Math.min(LIMITS.maxConcurrencyPerUser, Math.max(4, Math.ceil(peakRate)))
+      : readInteger(section.maxInFlight, 'load.maxInFlight', { min: 1, max: LIMITS.maxConcurrencyPerUser });
+  let load: LoadModel;
+  switch (kind) {
+    case 'iterations':
+      load = {
+        model: 'iterations',
+        iterations: readInteger(section.iterations, 'load.iterations', { min: 1, max: LIMITS.maxCallsPerUser }),
+        concurrency: concurrency(section.concurrency, 'load.concurrency'),
+      };
+      break;
+    case 'duration':
+      load = {
+        model: 'duration',
+        durationSeconds: duration(),
+        concurrency: concurrency(section.concurrency, 'load.concurrency'),
+      };
+      break;
+    case 'rate': {
+      const ratePerSecond = readNumber(section.ratePerSecond, 'load.ratePerSecond', {
+        min: 0,
+        max: LIMITS.maxRatePerSecond,
+      });
+      if (ratePerSecond <= 0) throw new InvalidInputError('load.ratePerSecond', 'must be above 0');
+      load = {
+        model: 'rate',
+        ratePerSecond,
+        durationSeconds: duration(),
+        maxInFlight: maxInFlight(ratePerSecond),
+        maxQueueMs: maxQueueMs(),
+      };
+      break;
+    }
+    case 'stages': {
+      const stages = parseStages(section.stages);
+      load = {
+        model: 'stages',
+        stages,
+        maxInFlight: maxInFlight(Math.max(...stages.map((s) => s.target))),
+        maxQueueMs: maxQueueMs(),
+      };
+      break;
+    }
+  }
+  return { load, rampUpSeconds };
+}
+
+function parseStages(value: Json): Stage[] {
+  if (!Array.isArray(value) || value.length === 0 || value.length > LIMITS.maxStages) {
+    throw new InvalidInputError(
+      'load.stages',
+      `must be a list of 1 to ${LIMITS.maxStages} {"durationSeconds": S, "target": R} entries, got ${describe(value)}`,
+    );
+  }
+  const stages = value.map((stage, i) => {
+    const field = `load.stages[${i}]`;
+    if (!isObject(stage)) throw new InvalidInputError(field, `must be an object, got ${describe(stage)}`);
+    rejectUnknown(stage, `${field}.`, ['durationSeconds', 'target']);
+    return {
+      durationSeconds: readInteger(stage.durationSeconds, `${field}.durationSeconds`, {
+        min: 1,
+        max: LIMITS.maxDurationSeconds,
+      }),
+      target: readNumber(stage.target, `${field}.target`, { min: 0, max: LIMITS.maxRatePerSecond }),
+    };
+  });
+  const total = stages.reduce((s, stage) => s + stage.durationSeconds, 0);
+  if (total > LIMITS.maxDurationSeconds) {
+    throw new InvalidInputError(
+      'load.stages',
+      `must last at most ${LIMITS.maxDurationSeconds} s in all, got ${total} s`,
+    );
+  }
+  if (stages.every((s) => s.target === 0)) throw new InvalidInputError('load.stages', 'must reach a target above 0');
+  return stages;
 }
 
 function parseRequest(section: Record<string, Json>): RequestSpec {
@@ -280,8 +437,11 @@ export function assertSendable(request: Pick<RequestSpec, 'path' | 'headers'>): 
   for (const [name, value] of Object.entries(request.headers)) checkHeader(name, value);
 }
 
+/** The minimum of a user's own requests before abortOnFail judges its error rate: a few early errors are noise. */
+const DEFAULT_ABORT_MIN_REQUESTS = 100;
+
 function parseThresholds(section: Record<string, Json>): Thresholds {
-  const out: { -readonly [K in keyof Thresholds]: number } = {};
+  const out: { -readonly [K in keyof Thresholds]: Thresholds[K] } = {};
   if (section.p95Ms !== undefined)
     out.p95Ms = readNumber(section.p95Ms, 'thresholds.p95Ms', { min: 0, max: 3_600_000 });
   if (section.p99Ms !== undefined)
@@ -290,6 +450,28 @@ function parseThresholds(section: Record<string, Json>): Thresholds {
     out.maxErrorRate = readNumber(section.maxErrorRate, 'thresholds.maxErrorRate', { min: 0, max: 1 });
   if (section.minThroughputRps !== undefined)
     out.minThroughputRps = readNumber(section.minThroughputRps, 'thresholds.minThroughputRps', { min: 0, max: 1e9 });
+  if (section.abortOnFail !== undefined && section.abortOnFail !== false) {
+    if (section.maxErrorRate === undefined)
+      throw new InvalidInputError(
+        'thresholds.abortOnFail',
+        'needs thresholds.maxErrorRate: the rate that stops the run',
+      );
+    const given = section.abortOnFail;
+    if (given === true) out.abortOnFail = { minRequests: DEFAULT_ABORT_MIN_REQUESTS };
+    else if (isObject(given)) {
+      rejectUnknown(given, 'thresholds.abortOnFail.', ['minRequests']);
+      out.abortOnFail = {
+        minRequests:
+          given.minRequests === undefined
+            ? DEFAULT_ABORT_MIN_REQUESTS
+            : readInteger(given.minRequests, 'thresholds.abortOnFail.minRequests', { min: 1, max: 1e9 }),
+      };
+    } else
+      throw new InvalidInputError(
+        'thresholds.abortOnFail',
+        `must be true, false or {"minRequests": N}, got ${describe(given)}`,
+      );
+  }
   if (section.maxFailedWorkers !== undefined)
     out.maxFailedWorkers = readInteger(section.maxFailedWorkers, 'thresholds.maxFailedWorkers', {
       min: 0,

@@ -1,5 +1,6 @@
 import { InvalidInputError } from './errors';
 import { LIMITS, type RequestSpec, type RunInput, type Thresholds } from './input';
+import { durationOf, inFlightOf, type LoadModel } from './load/model';
 
 /** Users whose credentials share one secret and one provisioning task (a secret holds ≤ 64 KiB). */
 export const USERS_PER_SHARD = 100;
@@ -26,19 +27,23 @@ export interface Shard extends Range {
 /** What every worker needs, identical for all of them (so it is stated once, not per user). */
 export interface WorkerSettings {
   readonly runId: string;
-  readonly callsPerUser: number;
-  readonly concurrencyPerUser: number;
+  /** All users of the run: user i starts rampUpSeconds × i / users after the barrier. */
+  readonly users: number;
+  readonly load: LoadModel;
+  readonly rampUpSeconds: number;
   /** Users each worker Lambda runs side by side (each with its own login, connections and summary). */
   readonly usersPerWorker: number;
   readonly startDelaySeconds: number;
   readonly request: RequestSpec;
+  /** When set, a user whose own error rate exceeds maxErrorRate after minRequests raises the stop switch. */
+  readonly abortOnFail: { readonly maxErrorRate: number; readonly minRequests: number } | null;
 }
 
 /** The compact plan carried in state: ranges, never per-user lists (Step Functions caps state at 256 KiB). */
 export interface RunPlan {
   readonly runId: string;
   readonly users: number;
-  readonly callsPerUser: number;
+  readonly load: LoadModel;
   readonly keyId: string;
   readonly shards: readonly Shard[];
   /** Fan-out groups of users; each holds up to WORKERS_PER_GROUP workers of usersPerWorker users. */
@@ -67,14 +72,50 @@ export function usersPerWorkerFor(input: RunInput, maxConcurrentWorkers: number)
       `${perWorker} gives ${workers} workers, more than the ${maxConcurrentWorkers} that may run at once; use at least ${Math.ceil(input.users / maxConcurrentWorkers)} (or omit it)`,
     );
   }
-  if (perWorker * input.concurrencyPerUser > LIMITS.maxConnectionsPerWorker) {
-    const field = input.usersPerWorker === undefined ? 'users.ConcurrencyPerUser' : 'users.UsersPerWorker';
+  const inFlight = inFlightOf(input.load);
+  if (perWorker * inFlight > LIMITS.maxConnectionsPerWorker) {
+    const field = input.usersPerWorker !== undefined ? 'users.UsersPerWorker' : inFlightField(input.load);
     throw new InvalidInputError(
       field,
-      `${perWorker} users per worker × ${input.concurrencyPerUser} concurrent requests each exceeds the ${LIMITS.maxConnectionsPerWorker} connections one Lambda can hold`,
+      `${perWorker} users per worker × ${inFlight} requests in flight each exceeds the ${LIMITS.maxConnectionsPerWorker} connections one Lambda can hold`,
     );
   }
   return perWorker;
+}
+
+/** The input field that sets a model's requests in flight, for error messages. */
+const inFlightField = (load: LoadModel): string =>
+  load.model === 'rate' || load.model === 'stages'
+    ? 'load.maxInFlight'
+    : load.model === 'iterations'
+      ? 'users.ConcurrencyPerUser'
+      : 'load.concurrency';
+
+/** The worker function's timeout (sls/functions.ts; a config test keeps them equal). */
+export const WORKER_TIMEOUT_SECONDS = 900;
+/** Kept free after the load: the last requests may take request.timeoutMs, then summaries are written. */
+export const WORKER_MARGIN_SECONDS = 30;
+
+/**
+ * Refuses a load that cannot end inside one worker invocation: the worker starts at fan-out, waits for
+ * the start barrier, then its users' start times spread over the ramp-up, then the load runs.
+ */
+export function checkFitsLambda(input: RunInput, startDelaySeconds: number): void {
+  const seconds = durationOf(input.load);
+  if (seconds === undefined) return;
+  const spare =
+    WORKER_TIMEOUT_SECONDS -
+    WORKER_MARGIN_SECONDS -
+    startDelaySeconds -
+    input.rampUpSeconds -
+    Math.ceil(input.request.timeoutMs / 1000);
+  if (seconds > spare) {
+    const field = input.load.model === 'stages' ? 'load.stages' : 'load.durationSeconds';
+    throw new InvalidInputError(
+      field,
+      `${seconds} s of load cannot end inside one ${WORKER_TIMEOUT_SECONDS} s worker Lambda after a ${startDelaySeconds} s start delay and ${input.rampUpSeconds} s ramp-up; the largest duration that fits is ${Math.max(0, spare)} s`,
+    );
+  }
 }
 
 /** Logins per second the plan budgets for: under Cognito's 120 RPS for AdminInitiateAuth. */
@@ -89,21 +130,28 @@ export const startDelayFor = (input: RunInput): number =>
 
 export function buildPlan(input: RunInput, runId: string, keyId: string, maxConcurrentWorkers: number): RunPlan {
   const usersPerWorker = usersPerWorkerFor(input, maxConcurrentWorkers);
+  const startDelaySeconds = startDelayFor(input);
+  checkFitsLambda(input, startDelaySeconds);
   return {
     runId,
     users: input.users,
-    callsPerUser: input.callsPerUser,
+    load: input.load,
     keyId,
     shards: splitRange(input.users, USERS_PER_SHARD).map((range, shard) => ({ shard, ...range })),
     groups: splitRange(input.users, WORKERS_PER_GROUP * usersPerWorker),
     workers: Math.ceil(input.users / usersPerWorker),
     worker: {
       runId,
-      callsPerUser: input.callsPerUser,
-      concurrencyPerUser: input.concurrencyPerUser,
+      users: input.users,
+      load: input.load,
+      rampUpSeconds: input.rampUpSeconds,
       usersPerWorker,
-      startDelaySeconds: startDelayFor(input),
+      startDelaySeconds,
       request: input.request,
+      abortOnFail:
+        input.thresholds.abortOnFail && input.thresholds.maxErrorRate !== undefined
+          ? { maxErrorRate: input.thresholds.maxErrorRate, minRequests: input.thresholds.abortOnFail.minRequests }
+          : null,
     },
     thresholds: input.thresholds,
   };

@@ -1,7 +1,7 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import { ensureUserSetKey } from './aws/kms';
 import { parseRunInput } from './input';
-import { buildPlan, type RunPlan, runIdFrom, usersPerWorkerFor } from './plan';
+import { buildPlan, checkFitsLambda, type RunPlan, runIdFrom, startDelayFor, usersPerWorkerFor } from './plan';
 import { type RetryOptions, withRetry } from './retry';
 
 export interface PrepareEvent {
@@ -25,6 +25,7 @@ export async function prepareRun(event: PrepareEvent, deps: PrepareDeps): Promis
   const input = parseRunInput(event.input);
   // Checked before the key exists: an impossible plan creates nothing.
   usersPerWorkerFor(input, deps.maxConcurrentWorkers);
+  checkFitsLambda(input, startDelayFor(input));
   const keyId = await withRetry(() => ensureUserSetKey(deps.kms, deps.keyAlias, deps.stackName), deps.retry);
   return buildPlan(input, runIdFrom(event.executionName), keyId, deps.maxConcurrentWorkers);
 }

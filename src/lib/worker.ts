@@ -5,9 +5,10 @@ import { type Credentials, readCredentials, shardSecretName } from './aws/secret
 import { AppError, errorName } from './errors';
 import { runLoad } from './load/engine';
 import { encodeHistogram } from './load/histogram';
-import { type CountsOnly, countsOnly, type WorkerSummary } from './load/summary';
+import { type Counters, type CountsOnly, countsOnly, type WorkerSummary } from './load/summary';
 import { shardOf, usernameOf, type WorkerSettings } from './plan';
 import { type RetryOptions, sleep, withRetry } from './retry';
+import { raiseStop, watchStop } from './stop';
 import { type UserFailure, workerFailedError } from './worker-failure';
 
 /** One worker Lambda: users firstUser.. up to settings.usersPerWorker of them, never past lastUser. */
@@ -31,6 +32,8 @@ export interface WorkerDeps {
   readonly retry?: RetryOptions;
   readonly now?: () => number;
   readonly wait?: (ms: number) => Promise<void>;
+  /** How often the worker looks for the stop marker (1 s by default). */
+  readonly stopPollMs?: number;
 }
 
 /** Time kept after the last request starts: it may take request.timeoutMs, then the summary is written. */
@@ -70,8 +73,11 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
     return pending;
   };
   const indices = Array.from({ length: last - task.firstUser + 1 }, (_, i) => task.firstUser + i);
+  const stop = watchStop(deps.results, task.settings.runId, deps.stopPollMs);
   // Users run side by side and fail alone: one user's failed login does not lose the others' summaries.
-  const settled = await Promise.allSettled(indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf)));
+  const settled = await Promise.allSettled(
+    indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf, stop.stopped)),
+  ).finally(() => stop.close());
   const failures: UserFailure[] = [];
   const done: UserResult[] = [];
   settled.forEach((outcome, i) => {
@@ -121,6 +127,7 @@ async function runUser(
   task: WorkerTask,
   deps: WorkerDeps,
   credentialsOf: (userIndex: number) => Promise<Credentials | undefined>,
+  stopped: () => boolean,
 ): Promise<UserResult> {
   const now = deps.now ?? Date.now;
   const username = usernameOf(userIndex);
@@ -164,17 +171,39 @@ async function runUser(
     return tokens.accessToken;
   };
 
-  const barrier = Date.parse(task.armedAt) + task.settings.startDelaySeconds * 1000;
-  const delay = barrier - now();
+  const { settings } = task;
+  // Ramp-up: user i starts rampUpSeconds × i / users after the barrier.
+  const rampOffsetMs =
+    settings.users > 0 ? Math.floor((settings.rampUpSeconds * 1000 * userIndex) / settings.users) : 0;
+  const startAt = Date.parse(task.armedAt) + settings.startDelaySeconds * 1000 + rampOffsetMs;
+  const delay = startAt - now();
   if (delay > 0) await (deps.wait ?? sleep)(delay);
+
+  const abort = settings.abortOnFail;
+  let aborting = false;
+  const shouldStop = (counters: Counters): boolean => {
+    if (stopped() || aborting) return true;
+    if (abort && counters.total >= abort.minRequests && counters.failed / counters.total > abort.maxErrorRate) {
+      aborting = true;
+      const rate = (counters.failed / counters.total).toFixed(4);
+      // Everyone stops at their next poll; a failed write leaves the others running, never this user.
+      void raiseStop(
+        deps.results,
+        settings.runId,
+        `abortOnFail: ${username} error rate ${rate} > ${abort.maxErrorRate} after ${counters.total} requests`,
+      ).catch(() => undefined);
+      return true;
+    }
+    return false;
+  };
 
   const result = await runLoad({
     target: deps.target,
-    request: task.settings.request,
-    calls: task.settings.callsPerUser,
-    concurrency: task.settings.concurrencyPerUser,
+    request: settings.request,
+    load: settings.load,
     // A run longer than Lambda allows still ends with an honest summary: what was sent, and what was not.
-    deadline: deps.endsAt === undefined ? undefined : deps.endsAt - task.settings.request.timeoutMs - SUMMARY_MARGIN_MS,
+    deadline: deps.endsAt === undefined ? undefined : deps.endsAt - settings.request.timeoutMs - SUMMARY_MARGIN_MS,
+    shouldStop,
     token,
     now,
   });
@@ -184,9 +213,18 @@ async function runUser(
     userIndex,
     username,
     counters: result.counters,
-    histogram: encodeHistogram(result.histogram),
-    minLatencyUs: result.minLatencyUs,
-    maxLatencyUs: result.maxLatencyUs,
+    histogram: encodeHistogram(result.latency.histogram),
+    minLatencyUs: result.latency.minUs,
+    maxLatencyUs: result.latency.maxUs,
+    ...(result.serviceTime
+      ? {
+          serviceTime: {
+            histogram: encodeHistogram(result.serviceTime.histogram),
+            minUs: result.serviceTime.minUs,
+            maxUs: result.serviceTime.maxUs,
+          },
+        }
+      : {}),
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,
     lateStartMs: Math.max(0, -delay),

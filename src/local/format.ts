@@ -1,4 +1,5 @@
 import type { CleanupResult } from '../lib/cleanup';
+import { describeLoad } from '../lib/load/model';
 import type { Report } from '../lib/report/report';
 import type { Progress } from './local-run';
 
@@ -27,16 +28,18 @@ const pad = (text: string, width: number) => text.padEnd(width);
 /** The report as a readable table for the terminal. */
 export function formatReport(report: Report): string {
   const { requests: r, latencyMs: l, workers: w } = report;
-  const latency = l
-    ? `           ${[l.min, l.mean, l.p50, l.p90, l.p95, l.p99, l.max].map((v) => v.toFixed(2).padStart(8)).join(' ')}`
-    : '                n/a: no request got a response';
+  const figures = (x: NonNullable<typeof l>) =>
+    [x.min, x.mean, x.p50, x.p90, x.p95, x.p99, x.max].map((v) => v.toFixed(2).padStart(8)).join(' ');
+  const latency = l ? `           ${figures(l)}` : '                n/a: no request got a response';
+  const s = report.serviceTimeMs;
   const lines = [
     `run        ${report.runId}`,
     `target     ${report.target}`,
-    `users      ${n(report.users)} × ${n(report.callsPerUser)} calls`,
+    `users      ${n(report.users)}: ${describeLoad(report.load)}`,
+    ...(report.stopped ? [`STOPPED    ${report.stopped.stoppedAt}: ${report.stopped.reason}`] : []),
     `duration   ${report.durationSeconds.toFixed(2)} s    throughput ${n(report.throughputRps)} responses/s (${n(report.attemptedRps)} attempted/s)`,
     '',
-    `requests   ${pad(n(r.total), 10)} ok ${pad(n(r.ok), 10)} failed ${n(r.failed)}${r.notSent > 0 ? `   NOT SENT ${n(r.notSent)}` : ''}`,
+    `requests   ${pad(n(r.total), 10)} ok ${pad(n(r.ok), 10)} failed ${n(r.failed)}${r.notSent > 0 ? `   NOT SENT ${n(r.notSent)}` : ''}${r.dropped > 0 ? `   DROPPED ${n(r.dropped)}` : ''}`,
     `responses  ${pad(n(r.responses), 10)} no response ${n(r.transportFailed)}`,
     `status     ${
       Object.entries(report.statusCodes)
@@ -55,8 +58,11 @@ export function formatReport(report: Report): string {
         ]
       : []),
     '',
-    'latency ms    min     mean      p50      p90      p95      p99      max',
+    s
+      ? 'latency ms    min     mean      p50      p90      p95      p99      max   (from each intended start)'
+      : 'latency ms    min     mean      p50      p90      p95      p99      max',
     latency,
+    ...(s ? [`service    ${figures(s)}   (from the actual send)`] : []),
     '',
     report.thresholds.passed
       ? 'thresholds passed'

@@ -102,7 +102,7 @@ describe('handlers against the local emulators', () => {
   const aggregateTask = (overrides: Partial<AggregateTask> = {}): AggregateTask => ({
     runId: plan.runId,
     users: plan.users,
-    callsPerUser: plan.callsPerUser,
+    load: plan.load,
     thresholds: { p95Ms: 60_000 },
     groups: plan.groups,
     usersPerWorker: plan.worker.usersPerWorker,

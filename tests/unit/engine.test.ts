@@ -44,7 +44,12 @@ describe('runLoad', () => {
   it('keeps exactly the configured number of requests in flight, and sends each call once', async () => {
     const target = await server((_n, _req, res) => setTimeout(() => res.end('ok'), 20));
     try {
-      const result = await runLoad({ target: target.url, request: spec(), calls: 40, concurrency: 4, token });
+      const result = await runLoad({
+        target: target.url,
+        request: spec(),
+        load: { model: 'iterations', iterations: 40, concurrency: 4 },
+        token,
+      });
       expect(result.counters).toMatchObject({ total: 40, responses: 40, ok: 40, failed: 0, notSent: 0 });
       expect(target.received()).toBe(40);
       expect(target.maxInFlight()).toBe(4);
@@ -59,13 +64,12 @@ describe('runLoad', () => {
       const result = await runLoad({
         target: target.url,
         request: spec({ timeoutMs: 100 }),
-        calls: 4,
-        concurrency: 2,
+        load: { model: 'iterations', iterations: 4, concurrency: 2 },
         token,
       });
       expect(result.counters).toMatchObject({ total: 4, responses: 0, ok: 0, failed: 4, errors: { timeout: 4 } });
       // Without our own timer these would count as OK at 300 ms (undici checks about once a second).
-      expect(result.maxLatencyUs).toBe(0);
+      expect(result.latency.maxUs).toBe(0);
     } finally {
       await target.close();
     }
@@ -82,7 +86,12 @@ describe('runLoad', () => {
         spec({ headers: { expect: '100-continue' } }),
         spec({ headers: { upgrade: 'websocket' } }),
       ]) {
-        const result = await runLoad({ target: target.url, request, calls: 3, concurrency: 1, token });
+        const result = await runLoad({
+          target: target.url,
+          request,
+          load: { model: 'iterations', iterations: 3, concurrency: 1 },
+          token,
+        });
         expect({ request, errors: result.counters.errors }).toEqual({ request, errors: { invalid_request: 3 } });
         expect(result.counters).toMatchObject({ total: 3, responses: 0, failed: 3, errors: { invalid_request: 3 } });
       }
@@ -96,7 +105,12 @@ describe('runLoad', () => {
     const target = await server((_n, _req, res) => res.end('ok'));
     const url = target.url;
     await target.close();
-    const result = await runLoad({ target: url, request: spec(), calls: 5, concurrency: 2, token });
+    const result = await runLoad({
+      target: url,
+      request: spec(),
+      load: { model: 'iterations', iterations: 5, concurrency: 2 },
+      token,
+    });
     expect(result.counters).toMatchObject({ total: 5, responses: 0, failed: 5, errors: { ECONNREFUSED: 5 } });
   });
 
@@ -109,7 +123,12 @@ describe('runLoad', () => {
       }
     });
     try {
-      const result = await runLoad({ target: target.url, request: spec(), calls: 6, concurrency: 1, token });
+      const result = await runLoad({
+        target: target.url,
+        request: spec(),
+        load: { model: 'iterations', iterations: 6, concurrency: 1 },
+        token,
+      });
       expect(result.counters).toMatchObject({
         total: 6,
         responses: 3,
@@ -131,8 +150,7 @@ describe('runLoad', () => {
       const result = await runLoad({
         target: target.url,
         request: spec(),
-        calls: 1_000,
-        concurrency: 1,
+        load: { model: 'iterations', iterations: 1_000, concurrency: 1 },
         token,
         deadline,
       });

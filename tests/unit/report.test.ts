@@ -37,7 +37,13 @@ function summary(userIndex: number, latenciesUs: number[], statuses: number[], e
   };
 }
 
-const context = { runId: 'r', target: 'http://127.0.0.1/x', users: 3, callsPerUser: 0, thresholds: {} };
+const context = {
+  runId: 'r',
+  target: 'http://127.0.0.1/x',
+  users: 3,
+  load: { model: 'iterations' as const, iterations: 1, concurrency: 1 },
+  thresholds: {},
+};
 
 describe('mergeSummaries', () => {
   it('gives the same percentiles as one histogram of all values (never an average of percentiles)', () => {
@@ -102,7 +108,16 @@ describe('mergeSummaries', () => {
 
 describe('evaluateThresholds', () => {
   const base = {
-    requests: { total: 100, responses: 98, ok: 95, failed: 5, httpFailed: 3, transportFailed: 2, notSent: 0 },
+    requests: {
+      total: 100,
+      responses: 98,
+      ok: 95,
+      failed: 5,
+      httpFailed: 3,
+      transportFailed: 2,
+      notSent: 0,
+      dropped: 0,
+    },
     latencyMs: { min: 1, mean: 5, p50: 4, p90: 9, p95: 12, p99: 30, max: 50 },
     throughputRps: 80,
   };

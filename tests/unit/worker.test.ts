@@ -236,7 +236,12 @@ describe('runLoad', () => {
   it('counts non-2xx/3xx responses as failed, by status code', async () => {
     const server = await recordingServer((n) => (n % 4 === 0 ? 503 : n % 4 === 1 ? 302 : 200));
     try {
-      const result = await runLoad({ target: server.url, request, calls: 20, concurrency: 2, token: async () => 't' });
+      const result = await runLoad({
+        target: server.url,
+        request,
+        load: { model: 'iterations', iterations: 20, concurrency: 2 },
+        token: async () => 't',
+      });
       expect(result.counters.total).toBe(20);
       expect(result.counters.ok + result.counters.failed).toBe(20);
       expect(result.counters.statusCodes['503']).toBe(5);
@@ -244,7 +249,7 @@ describe('runLoad', () => {
       expect(server.seen.every((r) => r.method === 'POST' && r.body === '{"a":1}' && r.headers['x-test'] === '1')).toBe(
         true,
       );
-      expect(result.histogram.totalCount).toBe(20);
+      expect(result.latency.histogram.totalCount).toBe(20);
     } finally {
       await server.close();
     }
@@ -257,8 +262,7 @@ describe('runLoad', () => {
       const result = await runLoad({
         target: server.url,
         request,
-        calls: 10,
-        concurrency: 1,
+        load: { model: 'iterations', iterations: 10, concurrency: 1 },
         token: async () => 't',
         deadline: 1_004,
         // Each request moves the clock by one "ms": four fit before the deadline.
@@ -276,7 +280,12 @@ describe('runLoad', () => {
     const server = await recordingServer();
     const url = server.url;
     await server.close();
-    const result = await runLoad({ target: url, request, calls: 3, concurrency: 1, token: async () => 't' });
+    const result = await runLoad({
+      target: url,
+      request,
+      load: { model: 'iterations', iterations: 3, concurrency: 1 },
+      token: async () => 't',
+    });
     expect(result.counters).toMatchObject({ total: 3, ok: 0, failed: 3, errors: { ECONNREFUSED: 3 }, statusCodes: {} });
   });
 
@@ -290,8 +299,7 @@ describe('runLoad', () => {
       const result = await runLoad({
         target: new URL(`http://127.0.0.1:${port}/`),
         request: { ...request, timeoutMs: 100 },
-        calls: 2,
-        concurrency: 2,
+        load: { model: 'iterations', iterations: 2, concurrency: 2 },
         token: async () => 't',
       });
       expect(result.counters).toMatchObject({ total: 2, failed: 2, errors: { timeout: 2 } });

@@ -16,6 +16,9 @@ export const userSummaryPrefix = (runId: string): string => `${runPrefix(runId)}
 export const userSummaryKey = (runId: string, userIndex: number): string =>
   `${userSummaryPrefix(runId)}${String(userIndex).padStart(5, '0')}.json`;
 
+/** The stop switch's marker (see stop.ts). */
+export const stopKey = (runId: string): string => `${runPrefix(runId)}stop.json`;
+
 /** Where the failure recorder notes a worker that did not finish, one object per worker. */
 export const workerFailurePrefix = (runId: string): string => `${runPrefix(runId)}failed-workers/`;
 export const workerFailureKey = (runId: string, firstUser: number): string =>

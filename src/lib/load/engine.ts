@@ -1,29 +1,39 @@
 import { Pool } from 'undici';
 import { assertSendable, type RequestSpec } from '../input';
 import { type Histogram, newHistogram } from './histogram';
+import { inFlightOf, type LoadModel, type OpenModel, scheduleOf } from './model';
 import { type Counters, countOutcome, newCounters, type Outcome } from './summary';
 
 export interface LoadOptions {
   /** The target's base URL; the request path is appended to its path. */
   readonly target: URL;
   readonly request: RequestSpec;
-  readonly calls: number;
-  readonly concurrency: number;
+  readonly load: LoadModel;
   /**
    * Epoch ms after which no new request starts (the worker must finish before Lambda stops it); the
-   * calls left are counted as not sent. Requests already in flight complete (or time out).
+   * planned requests left are counted as not sent. Requests already in flight complete (or time out).
    */
   readonly deadline?: number;
+  /** Polled before each start with the counts so far: true stops the load; what was not started is not sent. */
+  readonly shouldStop?: (counters: Counters) => boolean;
   /** Returns a valid access token, refreshing it when it is close to expiry. */
   readonly token: () => Promise<string>;
   readonly now?: () => number;
 }
 
+/** Latencies recorded in one histogram, with the exact extremes (an encoded histogram keeps only buckets). */
+export interface Latencies {
+  readonly histogram: Histogram;
+  minUs: number;
+  maxUs: number;
+}
+
 export interface LoadResult {
   readonly counters: Counters;
-  readonly histogram: Histogram;
-  readonly minLatencyUs: number;
-  readonly maxLatencyUs: number;
+  /** Response latencies; for open models measured from each request's intended start (coordinated omission corrected). */
+  readonly latency: Latencies;
+  /** Open models only: from the actual send (the uncorrected service time). */
+  readonly serviceTime: Latencies | undefined;
   readonly startedAt: number;
   readonly finishedAt: number;
 }
@@ -64,19 +74,31 @@ const drain = (body: NodeJS.ReadableStream): Promise<void> =>
     body.resume();
   });
 
+const newLatencies = (): Latencies => ({ histogram: newHistogram(), minUs: Number.POSITIVE_INFINITY, maxUs: 0 });
+
+function recordLatency(into: Latencies, us: number): void {
+  into.histogram.recordValue(us);
+  if (us < into.minUs) into.minUs = us;
+  if (us > into.maxUs) into.maxUs = us;
+}
+
+/** Monotonic milliseconds with sub-millisecond precision, for latencies and schedules. */
+const mono = (): number => performance.now();
+
 /**
- * Sends exactly `calls` requests over one keep-alive pool with at most `concurrency` in flight, and
- * records every outcome once: a response (status + latency) or a transport failure. Nothing is retried.
+ * Runs one user's load over one keep-alive pool and records every outcome exactly once: a response
+ * (status + latency) or a transport failure. Nothing is retried.
  *
- * Memory does not grow with `calls`: `concurrency` loops each send one request at a time and take the
- * next number from a shared counter. Every request settles: by its response, by its error, or by our
- * own timer at `timeoutMs` (counted as `timeout`), even if the client never calls back.
+ * Memory does not grow with the number of requests: closed models run `concurrency` loops that each
+ * send one request at a time; open models keep only the requests waiting for a slot (at most
+ * rate × maxQueueMs). Every request settles: by its response, by its error, or by our own timer at
+ * `timeoutMs` (counted as `timeout`), even if the client never calls back.
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const now = options.now ?? Date.now;
-  const { request } = options;
+  const { request, load } = options;
   const pool = new Pool(options.target.origin, {
-    connections: options.concurrency,
+    connections: inFlightOf(load),
     pipelining: 1,
     keepAliveTimeout: 30_000,
     headersTimeout: request.timeoutMs + UNDICI_BACKSTOP_MS,
@@ -85,36 +107,56 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
   const path = requestPath(options.target, request.path);
   const counters = newCounters();
-  const histogram = newHistogram();
-  let minLatencyUs = Number.POSITIVE_INFINITY;
-  let maxLatencyUs = 0;
+  const latency = newLatencies();
+  const serviceTime = load.model === 'rate' || load.model === 'stages' ? newLatencies() : undefined;
+  // The client refuses some requests in a way that stalls its pool: such a request is never handed over.
+  let sendable = true;
+  try {
+    assertSendable(request);
+  } catch {
+    sendable = false;
+  }
 
-  const record = (outcome: Outcome, latencyUs?: number): void => {
-    if (latencyUs !== undefined) {
-      histogram.recordValue(latencyUs);
-      if (latencyUs < minLatencyUs) minLatencyUs = latencyUs;
-      if (latencyUs > maxLatencyUs) maxLatencyUs = latencyUs;
+  const record = (outcome: Outcome, intendedAt: number, sentAt: number): void => {
+    if ('status' in outcome) {
+      const end = mono();
+      recordLatency(latency, Math.max(1, Math.round((end - intendedAt) * 1000)));
+      if (serviceTime) recordLatency(serviceTime, Math.max(1, Math.round((end - sentAt) * 1000)));
     }
     countOutcome(counters, outcome, now());
   };
 
-  /** One request, start to settled outcome; resolves exactly once and never rejects. */
-  const sendOne = (token: string): Promise<void> =>
-    new Promise((resolve) => {
+  /**
+   * One request, from its token to a settled outcome; resolves exactly once and never rejects.
+   * `intendedAt` is when the schedule wanted it sent (open models), else when it was sent.
+   */
+  const sendOne = async (intendedAt?: number): Promise<void> => {
+    let token: string;
+    try {
+      token = await options.token();
+    } catch {
+      countOutcome(counters, { error: 'token_unavailable' }, now());
+      return;
+    }
+    const sentAt = mono();
+    if (!sendable) {
+      countOutcome(counters, { error: INVALID_REQUEST }, now());
+      return;
+    }
+    return new Promise((resolve) => {
       const controller = new AbortController();
       let settled = false;
-      const settle = (outcome: Outcome, latencyUs?: number) => {
+      const settle = (outcome: Outcome) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        record(outcome, latencyUs);
+        record(outcome, intendedAt ?? sentAt, sentAt);
         resolve();
       };
       const timer = setTimeout(() => {
         settle({ error: TIMEOUT });
         controller.abort();
       }, request.timeoutMs);
-      const started = process.hrtime.bigint();
       const failed = (error: unknown) => settle({ error: transportErrorName(error) });
       try {
         pool
@@ -125,61 +167,131 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
             body: request.body ?? undefined,
             signal: controller.signal,
           })
-          .then(
-            (response) =>
-              drain(response.body).then(() => {
-                const latencyUs = Math.max(1, Number((process.hrtime.bigint() - started) / 1000n));
-                settle({ status: response.statusCode }, latencyUs);
-              }, failed),
-            failed,
-          );
+          .then((response) => drain(response.body).then(() => settle({ status: response.statusCode }), failed), failed);
       } catch {
         // A request the client refuses outright is still one attempted request, and frees its slot.
         settle({ error: INVALID_REQUEST });
       }
     });
-
-  // The client refuses some requests in a way that stalls its pool: such a request is never handed over.
-  let sendable = true;
-  try {
-    assertSendable(request);
-  } catch {
-    sendable = false;
-  }
-
-  const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
-  let started = 0;
-  const loop = async (): Promise<void> => {
-    while (started < options.calls && now() < deadline) {
-      started++;
-      if (!sendable) {
-        record({ error: INVALID_REQUEST });
-        continue;
-      }
-      let token: string;
-      try {
-        token = await options.token();
-      } catch {
-        record({ error: 'token_unavailable' });
-        continue;
-      }
-      await sendOne(token);
-    }
   };
 
+  const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
+  const halted = () => now() >= deadline || options.shouldStop?.(counters) === true;
   const startedAt = now();
   try {
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, options.calls)) }, loop));
+    if (load.model === 'rate' || load.model === 'stages') await runOpen(load, sendOne, halted, counters);
+    else await runClosed(load, sendOne, halted, counters);
   } finally {
-    counters.notSent += options.calls - started;
     await pool.destroy();
   }
+  const finish = (l: Latencies): Latencies => (l.maxUs === 0 ? { ...l, minUs: 0 } : l);
   return {
     counters,
-    histogram,
-    minLatencyUs: maxLatencyUs === 0 ? 0 : minLatencyUs,
-    maxLatencyUs,
+    latency: finish(latency),
+    serviceTime: serviceTime && finish(serviceTime),
     startedAt,
     finishedAt: now(),
   };
+}
+
+/** `concurrency` loops, each starting its next request when the last one settles. */
+async function runClosed(
+  load: Extract<LoadModel, { model: 'iterations' | 'duration' }>,
+  sendOne: () => Promise<void>,
+  halted: () => boolean,
+  counters: Counters,
+): Promise<void> {
+  const endsAt = load.model === 'duration' ? mono() + load.durationSeconds * 1000 : Number.POSITIVE_INFINITY;
+  const limit = load.model === 'iterations' ? load.iterations : Number.POSITIVE_INFINITY;
+  let started = 0;
+  let stopped = false;
+  const loop = async (): Promise<void> => {
+    while (started < limit && mono() < endsAt) {
+      if (halted()) {
+        stopped = true;
+        return;
+      }
+      started++;
+      await sendOne();
+    }
+  };
+  const loops = Math.max(1, Math.min(load.concurrency, limit));
+  await Promise.all(Array.from({ length: loops }, loop));
+  // A duration run has no planned count: what it did not start after a stop is not a number of requests.
+  if (load.model === 'iterations' && stopped) counters.notSent += limit - started;
+}
+
+/**
+ * Starts request i at its intended time t_i, or as soon as one of `maxInFlight` slots frees; one still
+ * waiting `maxQueueMs` after t_i is dropped (counted). Latency counts from t_i (DESIGN §4).
+ */
+async function runOpen(
+  load: OpenModel,
+  sendOne: (intendedAt: number) => Promise<void>,
+  halted: () => boolean,
+  counters: Counters,
+): Promise<void> {
+  const schedule = scheduleOf(load);
+  const origin = mono();
+  const waiting: number[] = [];
+  let next = 0;
+  let inFlight = 0;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let timer: NodeJS.Timeout | undefined;
+
+  const dropExpired = (at: number) => {
+    while (waiting.length > 0 && at - (waiting[0] ?? at) > load.maxQueueMs) {
+      waiting.shift();
+      counters.dropped++;
+    }
+  };
+  const pump = () => {
+    dropExpired(mono());
+    while (inFlight < load.maxInFlight && waiting.length > 0) {
+      const intendedAt = waiting.shift() ?? mono();
+      inFlight++;
+      void sendOne(intendedAt).then(() => {
+        inFlight--;
+        pump();
+        wake?.();
+      });
+    }
+  };
+
+  for (;;) {
+    const at = mono();
+    // Everything due by now joins the queue in order; a stop or the deadline ends the schedule.
+    for (let t = schedule(next); !stopped && t !== undefined && origin + t <= at; t = schedule(next)) {
+      if (halted()) {
+        stopped = true;
+        break;
+      }
+      waiting.push(origin + t);
+      next++;
+    }
+    pump();
+    const nextT = stopped ? undefined : schedule(next);
+    if (nextT === undefined && waiting.length === 0 && inFlight === 0) break;
+    if (stopped && waiting.length > 0) {
+      counters.notSent += waiting.length;
+      waiting.length = 0;
+      if (inFlight === 0) break;
+    }
+    // Sleep until the next intended start, the oldest waiting request's expiry, or a slot freeing.
+    const wakeAt = Math.min(
+      nextT === undefined ? Number.POSITIVE_INFINITY : origin + nextT,
+      waiting.length > 0 ? (waiting[0] ?? at) + load.maxQueueMs + 1 : Number.POSITIVE_INFINITY,
+    );
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+      if (Number.isFinite(wakeAt)) timer = setTimeout(resolve, Math.max(0, wakeAt - mono()));
+    });
+    clearTimeout(timer);
+    wake = undefined;
+  }
+  if (stopped) {
+    // The rest of the schedule was planned and never started.
+    for (let t = schedule(next); t !== undefined; t = schedule(++next)) counters.notSent++;
+  }
 }

@@ -12,8 +12,10 @@ export interface Counters {
   statusCodes: Record<string, number>;
   /** Transport failure (ECONNREFUSED, ECONNRESET, timeout, invalid_request, …) -> count: no response. */
   errors: Record<string, number>;
-  /** Requests never attempted because the worker reached its time limit (Lambda's 15 minutes). */
+  /** Planned requests never attempted: the worker reached its time limit (Lambda's 15 minutes), or the run was stopped. */
   notSent: number;
+  /** Open models: requests still waiting for a free slot maxQueueMs after their intended start, never sent. */
+  dropped: number;
   /** Epoch second -> [completed, failed]: the per-second timeline. */
   timeline: Record<string, [number, number]>;
 }
@@ -26,6 +28,7 @@ export const newCounters = (): Counters => ({
   statusCodes: {},
   errors: {},
   notSent: 0,
+  dropped: 0,
   timeline: {},
 });
 
@@ -66,6 +69,7 @@ export function addCounters(into: Counters, from: CountsOnly & { timeline?: Coun
   into.ok += from.ok;
   into.failed += from.failed;
   into.notSent += from.notSent ?? 0;
+  into.dropped += from.dropped ?? 0;
   for (const [code, n] of Object.entries(from.statusCodes)) bump(into.statusCodes, code, n);
   for (const [name, n] of Object.entries(from.errors)) bump(into.errors, name, n);
   for (const [second, [n, failed]] of Object.entries(from.timeline ?? {})) {
@@ -88,6 +92,8 @@ export interface WorkerSummary {
   /** Exact fastest and slowest response in µs (0 when there was none). */
   readonly minLatencyUs: number;
   readonly maxLatencyUs: number;
+  /** Open models: the service time (from the actual send), apart from the corrected latency above. */
+  readonly serviceTime?: { readonly histogram: string; readonly minUs: number; readonly maxUs: number };
   /** Epoch ms of the first request sent and the last outcome. */
   readonly startedAt: number;
   readonly finishedAt: number;

@@ -1,3 +1,4 @@
+import { describeLoad } from '../load/model';
 import type { Report } from './report';
 
 const escapeHtml = (text: string): string =>
@@ -13,6 +14,10 @@ export function renderHtml(report: Report): string {
   const latency = l
     ? `${row('min', l.min)}${row('mean', l.mean)}${row('p50', l.p50)}${row('p90', l.p90)}${row('p95', l.p95)}${row('p99', l.p99)}${row('max', l.max)}`
     : row('latency', 'n/a: no request got a response');
+  const s = report.serviceTimeMs;
+  const service = s
+    ? `<h2>Service time (ms), from the actual send</h2><table>${row('min', s.min)}${row('mean', s.mean)}${row('p50', s.p50)}${row('p90', s.p90)}${row('p95', s.p95)}${row('p99', s.p99)}${row('max', s.max)}</table>`
+    : '';
   const failedWorkers = report.workers.failures
     .map((f) => `<li>${escapeHtml(`users ${f.firstUser}..${f.lastUser}: ${f.error}: ${f.message}`)}</li>`)
     .join('');
@@ -35,10 +40,10 @@ export function renderHtml(report: Report): string {
 </head><body>
 <h1>apiloadtest report <span class="${verdict}">${verdict}</span></h1>
 <p>${escapeHtml(report.verdict.cause)}</p>
-<table>${row('run', report.runId)}${row('target', report.target)}${row('users', report.users)}${row('calls per user', report.callsPerUser)}${row('started', report.startedAt)}${row('finished', report.finishedAt)}${row('duration (s)', report.durationSeconds)}${row('throughput (responses/s)', report.throughputRps)}${row('attempted/s', report.attemptedRps)}</table>
-<h2>Requests</h2><table>${row('attempted', r.total)}${row('responses', r.responses)}${row('ok', r.ok)}${row('failed', r.failed)}${row('failed with a status', r.httpFailed)}${row('failed with no response', r.transportFailed)}${row('not sent (time limit)', r.notSent)}</table>
+<table>${row('run', report.runId)}${row('target', report.target)}${row('users', report.users)}${row('load per user', describeLoad(report.load))}${report.stopped ? row('STOPPED', `${report.stopped.stoppedAt}: ${report.stopped.reason}`) : ''}${row('started', report.startedAt)}${row('finished', report.finishedAt)}${row('duration (s)', report.durationSeconds)}${row('throughput (responses/s)', report.throughputRps)}${row('attempted/s', report.attemptedRps)}</table>
+<h2>Requests</h2><table>${row('attempted', r.total)}${row('responses', r.responses)}${row('ok', r.ok)}${row('failed', r.failed)}${row('failed with a status', r.httpFailed)}${row('failed with no response', r.transportFailed)}${row('not sent (time limit or stop)', r.notSent)}${row('dropped (no free slot in time)', r.dropped)}</table>
 <h2>Workers</h2><table>${row('planned', report.workers.expected)}${row('failed', report.workers.failed)}${row('users reported', report.workers.usersReported)}${row('users counted from errors', report.workers.usersCountedFromErrors)}${row('users unknown', report.workers.usersUnknown)}</table>${failedWorkers ? `<ul>${failedWorkers}</ul>` : ''}
-<h2>Latency (ms)</h2><table>${latency}</table>
+<h2>Latency (ms)${report.serviceTimeMs ? ", from each request's intended start" : ''}</h2><table>${latency}</table>${service}
 <h2>Status codes</h2><table>${table(report.statusCodes)}</table>
 <h2>Transport errors (no response)</h2><table>${table(report.errors)}</table>
 <h2>Thresholds</h2><ul>${report.thresholds.failures.map((f) => `<li>${escapeHtml(f.message)}</li>`).join('') || '<li>none failed</li>'}</ul>

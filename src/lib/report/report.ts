@@ -1,7 +1,9 @@
 import type { ErrorName } from '../errors';
 import type { Thresholds } from '../input';
 import { decodeHistogram, type LatencySummaryMs, latencySummary, newHistogram } from '../load/histogram';
+import { isOpen, type LoadModel } from '../load/model';
 import { addCounters, type CountsOnly, newCounters, type WorkerSummary } from '../load/summary';
+import type { StopMarker } from '../stop';
 
 export interface ThresholdFailure {
   /** A configured threshold, or `allRequestsSent`, which every run must meet. */
@@ -13,11 +15,11 @@ export interface ThresholdFailure {
 }
 
 /** Why a run failed, as the execution's `Error` (a verdict, not a tool error: the CLI exits 1). */
-export type VerdictError = Extract<ErrorName, 'NoResponses' | 'WorkersFailed' | 'ThresholdsFailed'>;
+export type VerdictError = Extract<ErrorName, 'NoResponses' | 'Stopped' | 'WorkersFailed' | 'ThresholdsFailed'>;
 
 export interface Verdict {
   readonly passed: boolean;
-  /** The first reason in this order: no response at all, too many failed workers, thresholds. */
+  /** The first reason in this order: no response at all, the run was stopped, too many failed workers, thresholds. */
   readonly error: VerdictError | null;
   /** One line: the execution's `Cause` when it fails. */
   readonly cause: string;
@@ -41,7 +43,12 @@ export interface Report {
   readonly runId: string;
   readonly target: string;
   readonly users: number;
-  readonly callsPerUser: number;
+  /** The workload model each user ran. */
+  readonly load: LoadModel;
+  /** `load.iterations` for the iterations model (the seed's NumberOfCallsPerUser), else null. */
+  readonly callsPerUser: number | null;
+  /** Set when the stop switch ended the run early (by hand, or by abortOnFail). */
+  readonly stopped: StopMarker | null;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationSeconds: number;
@@ -58,8 +65,10 @@ export interface Report {
     readonly httpFailed: number;
     /** No response: refused, reset, timeout, a request the client could not send. */
     readonly transportFailed: number;
-    /** Planned but never attempted (a worker reached Lambda's time limit). */
+    /** Planned but never attempted (a worker reached Lambda's time limit, or the run was stopped). */
     readonly notSent: number;
+    /** Open models: planned, but still waiting for a free slot maxQueueMs after its intended start. */
+    readonly dropped: number;
   };
   readonly statusCodes: Record<string, number>;
   readonly errors: Record<string, number>;
@@ -67,8 +76,13 @@ export interface Report {
   readonly throughputRps: number;
   /** Attempts per second (responses and transport failures). */
   readonly attemptedRps: number;
-  /** Of responses only; null when there was none. */
+  /**
+   * Of responses only; null when there was none. Open models (rate, stages) measure from each request's
+   * intended start, so waiting for a slot counts (coordinated omission corrected).
+   */
   readonly latencyMs: LatencySummaryMs | null;
+  /** Open models only: from the actual send to the last byte (what the target alone took); else null. */
+  readonly serviceTimeMs: LatencySummaryMs | null;
   readonly thresholds: { readonly passed: boolean; readonly failures: readonly ThresholdFailure[] };
   readonly verdict: Verdict;
   readonly workers: {
@@ -96,7 +110,8 @@ export interface ReportContext {
   readonly runId: string;
   readonly target: string;
   readonly users: number;
-  readonly callsPerUser: number;
+  readonly load: LoadModel;
+  readonly stopped?: StopMarker | null;
   readonly thresholds: Thresholds;
   /** Where each worker's users start: `workerOf(user)` gives its first and last user. Defaults to one user a worker. */
   readonly workerOf?: (userIndex: number) => { firstUser: number; lastUser: number };
@@ -132,6 +147,9 @@ export function mergeSummaries(
 ): Report {
   const counters = newCounters();
   const histogram = newHistogram();
+  const service = newHistogram();
+  let serviceMinUs = Number.POSITIVE_INFINITY;
+  let serviceMaxUs = 0;
   let startedAt = Number.POSITIVE_INFINITY;
   let finishedAt = Number.NEGATIVE_INFINITY;
   let minUs = Number.POSITIVE_INFINITY;
@@ -145,6 +163,13 @@ export function mergeSummaries(
     reported.add(summary.userIndex);
     addCounters(counters, summary.counters);
     histogram.add(decodeHistogram(summary.histogram));
+    if (summary.serviceTime) {
+      service.add(decodeHistogram(summary.serviceTime.histogram));
+      if (summary.serviceTime.maxUs > 0) {
+        serviceMinUs = Math.min(serviceMinUs, summary.serviceTime.minUs);
+        serviceMaxUs = Math.max(serviceMaxUs, summary.serviceTime.maxUs);
+      }
+    }
     if (summary.maxLatencyUs > 0) {
       minUs = Math.min(minUs, summary.minLatencyUs);
       maxUs = Math.max(maxUs, summary.maxLatencyUs);
@@ -172,7 +197,9 @@ export function mergeSummaries(
     runId: context.runId,
     target: context.target,
     users: context.users,
-    callsPerUser: context.callsPerUser,
+    load: context.load,
+    callsPerUser: context.load.model === 'iterations' ? context.load.iterations : null,
+    stopped: context.stopped ?? null,
     startedAt: new Date(startedAt).toISOString(),
     finishedAt: new Date(finishedAt).toISOString(),
     durationSeconds: round(durationSeconds, 3),
@@ -184,6 +211,7 @@ export function mergeSummaries(
       httpFailed: counters.responses - counters.ok,
       transportFailed: counters.total - counters.responses,
       notSent: counters.notSent,
+      dropped: counters.dropped,
     },
     statusCodes: counters.statusCodes,
     // The common transport errors are always listed, so "0 timeouts" is visible, not implied.
@@ -191,6 +219,9 @@ export function mergeSummaries(
     throughputRps: perSecond(counters.responses),
     attemptedRps: perSecond(counters.total),
     latencyMs: latencySummary(histogram, maxUs > 0 ? { minUs, maxUs } : undefined),
+    serviceTimeMs: isOpen(context.load)
+      ? latencySummary(service, serviceMaxUs > 0 ? { minUs: serviceMinUs, maxUs: serviceMaxUs } : undefined)
+      : null,
     workers: {
       expected: context.workers ?? context.users,
       users: context.users,
@@ -264,15 +295,18 @@ const NO_RESPONSE = 'no response to judge it by';
 
 export function evaluateThresholds(
   thresholds: Thresholds,
-  report: Pick<Report, 'requests' | 'latencyMs' | 'throughputRps'>,
+  report: Pick<Report, 'requests' | 'latencyMs' | 'throughputRps'> & { readonly stopped?: StopMarker | null },
 ): Report['thresholds'] {
   const failures: ThresholdFailure[] = [];
   if (report.requests.notSent > 0) {
+    const why = report.stopped
+      ? `the run was stopped (${report.stopped.reason})`
+      : "workers reached Lambda's time limit (fewer calls per user, or more concurrency)";
     failures.push({
       threshold: 'allRequestsSent',
       limit: 0,
       actual: report.requests.notSent,
-      message: `${report.requests.notSent} requests not sent: workers reached Lambda's time limit (fewer calls per user, or more concurrency)`,
+      message: `${report.requests.notSent} requests not sent: ${why}`,
     });
   }
   const latency = (threshold: 'p95Ms' | 'p99Ms', limit: number | undefined, label: string) => {
@@ -319,7 +353,7 @@ const describeErrors = (errors: Record<string, number>): string =>
 
 /** The run's verdict: a run without a single response never passes, thresholds or not. */
 export function verdictOf(
-  report: Pick<Report, 'requests' | 'errors' | 'thresholds' | 'workers'>,
+  report: Pick<Report, 'requests' | 'errors' | 'thresholds' | 'workers' | 'stopped'>,
   thresholds: Thresholds,
 ): Verdict {
   const { requests, workers } = report;
@@ -329,6 +363,14 @@ export function verdictOf(
         ? 'no request was sent'
         : `no request got a response: ${requests.total} attempted, transport errors: ${describeErrors(report.errors)}`;
     return { passed: false, error: 'NoResponses', cause };
+  }
+  // A stopped run did not do what was planned: it cannot pass, whatever its numbers.
+  if (report.stopped) {
+    return {
+      passed: false,
+      error: 'Stopped',
+      cause: `stopped at ${report.stopped.stoppedAt}: ${report.stopped.reason}; ${requests.total} requests sent, ${requests.notSent} not sent`,
+    };
   }
   const allowed = thresholds.maxFailedWorkers ?? 0;
   if (workers.failed > allowed) {
