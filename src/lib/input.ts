@@ -177,10 +177,11 @@ export function parseRunInput(raw: Json): RunInput {
     'maxFailedWorkers',
     'abortOnFail',
   ]);
+  const userCount = readInteger(users.NumberOfUsers, 'users.NumberOfUsers', { min: 1, max: LIMITS.maxUsers });
   const { load, rampUpSeconds } = parseLoad(raw, users);
 
   return {
-    users: readInteger(users.NumberOfUsers, 'users.NumberOfUsers', { min: 1, max: LIMITS.maxUsers }),
+    users: userCount,
     load,
     rampUpSeconds,
     usersPerWorker:

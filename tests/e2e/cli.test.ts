@@ -70,6 +70,7 @@ describe('npm run local as a process', () => {
       httpFailed: 0,
       transportFailed: 0,
       notSent: 0,
+      dropped: 0,
     });
     expect(report.thresholds.passed).toBe(false);
   });

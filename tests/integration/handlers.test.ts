@@ -121,6 +121,7 @@ describe('handlers against the local emulators', () => {
       httpFailed: 0,
       transportFailed: 0,
       notSent: 0,
+      dropped: 0,
     });
     expect(out.report.thresholds.passed).toBe(true);
     expect(out.verdict).toMatchObject({ passed: true, error: null });

@@ -35,7 +35,12 @@ describe('plan-run handler', () => {
       input: { users: { NumberOfUsers: '100', NumberOfCallsPerUser: '100' } },
       executionName: 'exec-1',
     });
-    expect(plan).toMatchObject({ runId: 'exec-1', users: 100, callsPerUser: 100, keyId: 'key-1' });
+    expect(plan).toMatchObject({
+      runId: 'exec-1',
+      users: 100,
+      load: { model: 'iterations', iterations: 100 },
+      keyId: 'key-1',
+    });
     expect(plan.shards).toEqual([{ shard: 0, from: 0, to: 99 }]);
     expect(kms.commandCalls(DescribeKeyCommand)[0]?.args[0].input.KeyId).toBe('alias/apiloadtest-test-test-users');
     expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(0);

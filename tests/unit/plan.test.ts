@@ -47,7 +47,7 @@ describe('plan', () => {
     );
     const wide = parseRunInput({ users: { NumberOfUsers: 10_000, NumberOfCallsPerUser: 1, ConcurrencyPerUser: 100 } });
     expect(() => usersPerWorkerFor(wide, 800)).toThrow(
-      /users.ConcurrencyPerUser: 13 users per worker × 100 concurrent requests/,
+      /users.ConcurrencyPerUser: 13 users per worker × 100 requests in flight/,
     );
   });
 

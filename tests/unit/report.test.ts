@@ -80,6 +80,7 @@ describe('mergeSummaries', () => {
       httpFailed: 3,
       transportFailed: 3,
       notSent: 0,
+      dropped: 0,
     });
     expect(report.statusCodes).toEqual({ '200': 2, '503': 2, '302': 1, '401': 1 });
     expect(report.errors).toEqual({ ECONNREFUSED: 0, ECONNRESET: 1, timeout: 2 });
