@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { RequestSpec } from '../../src/lib/input';
 import { runLoad } from '../../src/lib/load/engine';
+import { scheduleOf } from '../../src/lib/load/model';
 
 /** A loopback server that counts what it receives; `handle` decides each answer. */
 async function server(handle: (n: number, req: unknown, res: import('node:http').ServerResponse) => void) {
@@ -157,6 +158,113 @@ describe('runLoad', () => {
       expect(result.counters.total).toBe(target.received());
       expect(result.counters.total).toBeGreaterThan(0);
       expect(result.counters.total + result.counters.notSent).toBe(1_000);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
+describe('scheduleOf', () => {
+  it('spaces a constant rate evenly: request i at i·1000/R ms', () => {
+    const at = scheduleOf({ model: 'rate', ratePerSecond: 50, durationSeconds: 2, maxInFlight: 4, maxQueueMs: 1000 });
+    expect([0, 1, 2, 99].map(at)).toEqual([0, 20, 40, 1980]);
+    expect(at(100)).toBeUndefined();
+  });
+
+  it('ramps linearly: a 0→R stage sends R·T/2 requests, denser at the end', () => {
+    const at = scheduleOf({
+      model: 'stages',
+      stages: [
+        { durationSeconds: 2, target: 100 },
+        { durationSeconds: 1, target: 100 },
+        { durationSeconds: 2, target: 0 },
+      ],
+      maxInFlight: 4,
+      maxQueueMs: 1000,
+    });
+    const times: number[] = [];
+    for (let i = 0, t = at(0); t !== undefined; t = at(++i)) times.push(t);
+    // 100 in the ramp up, 100 in the hold, 100 in the ramp down.
+    expect(times).toHaveLength(300);
+    const perSecond = [0, 1, 2, 3, 4].map((s) => times.filter((t) => t >= s * 1000 && t < (s + 1) * 1000).length);
+    expect(perSecond).toEqual([25, 75, 100, 75, 25]);
+    expect(times.every((t, i) => i === 0 || t >= (times[i - 1] ?? 0))).toBe(true);
+  });
+});
+
+describe('runLoad: models', () => {
+  it('rate: sends R per second from the schedule, whatever the responses', async () => {
+    const target = await server((_n, _req, res) => res.end('ok'));
+    try {
+      const result = await runLoad({
+        target: target.url,
+        request: spec(),
+        load: { model: 'rate', ratePerSecond: 100, durationSeconds: 1, maxInFlight: 10, maxQueueMs: 1000 },
+        token,
+      });
+      expect(result.counters).toMatchObject({ total: 100, responses: 100, dropped: 0, notSent: 0 });
+      expect(target.received()).toBe(100);
+      expect(result.serviceTime?.histogram.totalCount).toBe(100);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('rate against a slow target: drops what could not start in time, and measures from the intended start', async () => {
+    const target = await server((_n, _req, res) => setTimeout(() => res.end('ok'), 200));
+    try {
+      const result = await runLoad({
+        target: target.url,
+        request: spec(),
+        // 50/s with 2 in flight at 200 ms each: only ~10/s can be offered.
+        load: { model: 'rate', ratePerSecond: 50, durationSeconds: 1, maxInFlight: 2, maxQueueMs: 300 },
+        token,
+      });
+      const { total, dropped } = result.counters;
+      expect(total + dropped).toBe(50);
+      expect(dropped).toBeGreaterThan(20);
+      expect(target.received()).toBe(total);
+      expect(target.maxInFlight()).toBe(2);
+      // Corrected latency includes the wait for a slot; service time does not.
+      expect(result.latency.maxUs).toBeGreaterThan(300_000);
+      expect(result.serviceTime?.maxUs).toBeLessThan(300_000);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('duration: keeps sending with C in flight until the time is up', async () => {
+    const target = await server((_n, _req, res) => setTimeout(() => res.end('ok'), 10));
+    try {
+      const started = Date.now();
+      const result = await runLoad({
+        target: target.url,
+        request: spec(),
+        load: { model: 'duration', durationSeconds: 1, concurrency: 2 },
+        token,
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+      expect(result.counters.total).toBe(target.received());
+      expect(result.counters.total).toBeGreaterThan(10);
+      expect(target.maxInFlight()).toBe(2);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('stops starting requests when told to, and counts the planned rest as not sent', async () => {
+    const target = await server((_n, _req, res) => setTimeout(() => res.end('ok'), 5));
+    try {
+      const result = await runLoad({
+        target: target.url,
+        request: spec(),
+        load: { model: 'rate', ratePerSecond: 100, durationSeconds: 2, maxInFlight: 4, maxQueueMs: 1000 },
+        shouldStop: (counters) => counters.total >= 30,
+        token,
+      });
+      expect(result.counters.total).toBe(target.received());
+      expect(result.counters.total).toBeLessThan(40);
+      expect(result.counters.total + result.counters.notSent + result.counters.dropped).toBe(200);
     } finally {
       await target.close();
     }
