@@ -2,14 +2,32 @@
  * The service, composed: provider settings, functions, state machines and resources. Behaviour lives in
  * src/, state machines in stepfunctions/, CloudFormation in resources/. Config tests import this object.
  */
-import { readYaml, resourceFiles, STATE_MACHINE_FILES } from './sls/definitions';
+import { readYaml, resourceFiles, STATE_MACHINE_FILES, type StateMachineKey } from './sls/definitions';
 import { functions } from './sls/functions';
-import { functionRoles, roleLogicalId, STACK, STACK_TAG } from './sls/iam';
+import {
+  functionRoles,
+  roleLogicalId,
+  STACK,
+  STACK_TAG,
+  stateMachineName,
+  stateMachineRoleLogicalId,
+  stateMachineRoles,
+} from './sls/iam';
 
+const definitions = Object.fromEntries(
+  (Object.keys(STATE_MACHINE_FILES) as StateMachineKey[]).map((key) => [key, readYaml(STATE_MACHINE_FILES[key])]),
+) as Record<StateMachineKey, Record<string, unknown>>;
+
+// provider.tags already tags each state machine; tagging it here too lists the tag twice (cfn-lint E3024).
+// Each runs with its own role (sls/iam.ts): the plugin's generated one misses Distributed Map children.
 const stateMachines = Object.fromEntries(
-  Object.entries(STATE_MACHINE_FILES).map(([key, file]) => [
+  (Object.keys(definitions) as StateMachineKey[]).map((key) => [
     key,
-    { name: `${STACK}-${key}`, definition: readYaml(file), tags: { [STACK_TAG]: STACK } },
+    {
+      name: stateMachineName(key),
+      definition: definitions[key],
+      role: { 'Fn::GetAtt': [stateMachineRoleLogicalId(key), 'Arn'] },
+    },
   ]),
 );
 
@@ -59,7 +77,11 @@ const serverlessConfiguration = {
     },
   },
   resources: {
-    Resources: Object.assign(functionRoles(), ...resources.map((r) => r.Resources ?? {})),
+    Resources: Object.assign(
+      functionRoles(),
+      stateMachineRoles(definitions),
+      ...resources.map((r) => r.Resources ?? {}),
+    ),
     Outputs: Object.assign({}, ...resources.map((r) => r.Outputs ?? {})),
   },
 };

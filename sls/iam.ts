@@ -1,13 +1,41 @@
 /**
  * One IAM role per function, each with only what that function calls: named actions, on the stack's
- * own pool, secret prefix, tagged key, alias and bucket. No wildcard actions, no managed policies.
+ * own pool, secret prefix, key, alias and bucket. No wildcard actions, no managed policies. The state
+ * machines get explicit roles too (serverless-step-functions' generated ones do not match Distributed
+ * Map child executions).
+ *
+ * KMS, and why the conditions look the way they do (AWS KMS Developer Guide):
+ * - "Controlling access to tags": CreateKey with Tags needs kms:TagResource "in an IAM policy that isn't
+ *   restricted to particular KMS keys". None of the condition keys KMS evaluates for TagResource
+ *   (aws:RequestTag, aws:TagKeys, aws:ResourceTag, kms:CallerAccount, kms:KeySpec/KeyUsage/KeyOrigin,
+ *   kms:ViaService) tells the tagging done by CreateKey from a later TagResource call, so tagging is
+ *   fenced instead: only our tag key and value, never on a key that already has our tag key (another
+ *   stage's key cannot be re-labelled ours) or any alias. aws:ResourceTag and kms:ResourceAliases are
+ *   absent for the key CreateKey is making, so the Null conditions hold there.
+ * - "ABAC for AWS KMS": tag and alias changes take up to five minutes to affect authorization, so no
+ *   step that runs right after CreateKey or CreateAlias may depend on the new tag or alias, except
+ *   the best-effort retirement of a key whose alias could not be made (cleanup retries it by tag).
+ * - "Use aliases to control access to KMS keys": kms:ResourceAliases is multi-valued; ForAnyValue
+ *   matches a key that has our alias among its aliases.
+ * Destructive actions (ScheduleKeyDeletion, DeleteAlias) act only on keys with our alias or our tag
+ * and the exact shape we create (symmetric, ENCRYPT_DECRYPT, AWS_KMS origin, single-Region).
  */
+import { keyAliasFor, secretPrefixFor } from '../src/lib/config';
+import type { StateMachineKey } from './definitions';
 import { type FunctionKey, functions } from './functions';
 
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Serverless variables, resolved when the service is packaged.
 export const STACK = '${self:service}-${sls:stage}';
 export const STACK_TAG = 'apiloadtest:stack';
+export const KEY_ALIAS = keyAliasFor(STACK);
 
-type Statement = { Sid: string; Effect: 'Allow'; Action: string[]; Resource: unknown[]; Condition?: unknown };
+type Statement = {
+  Sid: string;
+  Effect: 'Allow' | 'Deny';
+  Action: string[];
+  Resource: unknown[];
+  Condition?: Record<string, Record<string, unknown>>;
+};
 
 const arn = (service: string, resource: string) => ({
   'Fn::Join': [
@@ -17,11 +45,29 @@ const arn = (service: string, resource: string) => ({
 });
 
 const userPool = [{ 'Fn::GetAtt': ['UserPool', 'Arn'] }];
-const secrets = [arn('secretsmanager', `secret:${STACK}/test-users/*`)];
-const taggedKeys = [arn('kms', 'key/*')];
-const alias = [arn('kms', `alias/${STACK}-test-users`)];
+const secrets = [arn('secretsmanager', `secret:${secretPrefixFor(STACK)}*`)];
+const keys = [arn('kms', 'key/*')];
+const alias = [arn('kms', KEY_ALIAS)];
 const runs = [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/runs/*']] }];
-const onStackKey = { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: STACK } };
+
+/** The only kind of key the stack creates; destructive grants never reach any other kind. */
+const KEY_SHAPE = {
+  'kms:KeySpec': 'SYMMETRIC_DEFAULT',
+  'kms:KeyUsage': 'ENCRYPT_DECRYPT',
+  'kms:KeyOrigin': 'AWS_KMS',
+};
+const keyOfOurShape = { StringEquals: KEY_SHAPE, Bool: { 'kms:MultiRegion': 'false' } };
+const taggedOurs = {
+  ...keyOfOurShape,
+  StringEquals: { ...KEY_SHAPE, [`aws:ResourceTag/${STACK_TAG}`]: STACK },
+};
+const aliasedOurs = { ...keyOfOurShape, 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [KEY_ALIAS] } };
+/** Our tag, and only our tag, in the request. */
+const onlyOurTag = {
+  StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: STACK },
+  'ForAllValues:StringEquals': { 'aws:TagKeys': [STACK_TAG] },
+};
+
 /** Secrets Manager encrypts and decrypts with the caller's rights, and only through itself. */
 const viaSecretsManager = {
   StringEquals: {
@@ -30,7 +76,7 @@ const viaSecretsManager = {
   },
 };
 
-const allow = (Sid: string, Action: string[], Resource: unknown[], Condition?: unknown): Statement => ({
+const allow = (Sid: string, Action: string[], Resource: unknown[], Condition?: Statement['Condition']): Statement => ({
   Sid,
   Effect: 'Allow',
   Action,
@@ -39,20 +85,42 @@ const allow = (Sid: string, Action: string[], Resource: unknown[], Condition?: u
 });
 
 const kmsUseThroughSecrets = (actions: string[]) =>
-  allow('UserSetKeyThroughSecretsManager', actions, taggedKeys, viaSecretsManager);
+  allow('UserSetKeyThroughSecretsManager', actions, keys, viaSecretsManager);
+
+/** Key metadata only; by alias right after another execution made it, so it cannot wait for ABAC. */
+const describeKeys = allow('DescribeKeys', ['kms:DescribeKey'], keys);
 
 export const functionStatements: Record<FunctionKey, Statement[]> = {
   planRun: [
-    allow('CreateTaggedUserSetKey', ['kms:CreateKey', 'kms:TagResource'], ['*'], {
-      StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: STACK },
+    allow('CreateTheUserSetKey', ['kms:CreateKey'], ['*'], {
+      ...onlyOurTag,
+      StringEquals: {
+        ...onlyOurTag.StringEquals,
+        'kms:KeySpec': 'SYMMETRIC_DEFAULT',
+        'kms:KeyUsage': 'ENCRYPT_DECRYPT',
+      },
     }),
-    allow(
-      'FindAndAliasTheKey',
-      ['kms:DescribeKey', 'kms:CreateAlias', 'kms:DeleteAlias', 'kms:ScheduleKeyDeletion'],
-      taggedKeys,
-      onStackKey,
-    ),
-    allow('TheKeyAlias', ['kms:DescribeKey', 'kms:CreateAlias', 'kms:DeleteAlias'], alias),
+    {
+      // The documented guard (Control Tower CT.KMS.PV.3): a key nobody can manage again is never made.
+      Sid: 'NeverBypassTheLockoutCheck',
+      Effect: 'Deny',
+      Action: ['kms:CreateKey'],
+      Resource: ['*'],
+      Condition: { Bool: { 'kms:BypassPolicyLockoutSafetyCheck': 'true' } },
+    },
+    allow('TagOnlyTheKeyBeingCreated', ['kms:TagResource'], keys, {
+      ...onlyOurTag,
+      Null: { [`aws:ResourceTag/${STACK_TAG}`]: 'true', 'kms:ResourceAliases': 'true' },
+    }),
+    describeKeys,
+    allow('TheKeyAlias', ['kms:CreateAlias', 'kms:DeleteAlias'], alias),
+    // A key with no alias yet (or only ours, when a lost response is retried): the key just created.
+    allow('AliasTheNewKey', ['kms:CreateAlias'], keys, {
+      ...keyOfOurShape,
+      'ForAllValues:StringEquals': { 'kms:ResourceAliases': [KEY_ALIAS] },
+    }),
+    allow('UnaliasOurRetiredKey', ['kms:DeleteAlias'], keys, aliasedOurs),
+    allow('RetireOurUnaliasedKey', ['kms:ScheduleKeyDeletion'], keys, taggedOurs),
   ],
   provisionUsers: [
     allow('CreateTestUsers', ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminSetUserPassword'], userPool),
@@ -81,49 +149,123 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
   deleteTestUsers: [
     allow('DeleteTestUsers', ['cognito-idp:ListUsers', 'cognito-idp:AdminDeleteUser'], userPool),
     allow('DeleteCredentials', ['secretsmanager:DeleteSecret'], secrets),
-    // ListSecrets has no resource-level permissions; it reveals names, never values.
+    // ListSecrets and ListKeys have no resource-level permissions; they reveal names and ids, never values.
     allow('FindLeftoverSecrets', ['secretsmanager:ListSecrets'], ['*']),
-    allow('RetireTheKey', ['kms:DescribeKey', 'kms:ScheduleKeyDeletion', 'kms:DeleteAlias'], taggedKeys, onStackKey),
-    allow('TheKeyAlias', ['kms:DescribeKey', 'kms:DeleteAlias'], alias),
+    allow('FindLeftoverKeys', ['kms:ListKeys'], ['*']),
+    allow('ReadKeyTags', ['kms:ListResourceTags'], keys),
+    describeKeys,
+    allow('RetireTheAliasedKey', ['kms:ScheduleKeyDeletion', 'kms:DeleteAlias'], keys, aliasedOurs),
+    allow('RetireLeftoverTaggedKeys', ['kms:ScheduleKeyDeletion'], keys, taggedOurs),
+    allow('TheKeyAlias', ['kms:DeleteAlias'], alias),
   ],
 };
 
 /** `planRun` -> `PlanRunRole`. */
 export const roleLogicalId = (key: string): string => `${key.charAt(0).toUpperCase()}${key.slice(1)}Role`;
 
+const role = (service: string, policyName: string, statements: Statement[]) => ({
+  Type: 'AWS::IAM::Role',
+  Properties: {
+    AssumeRolePolicyDocument: {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Principal: { Service: [service] }, Action: ['sts:AssumeRole'] }],
+    },
+    Policies: [{ PolicyName: policyName, PolicyDocument: { Version: '2012-10-17', Statement: statements } }],
+    Tags: [{ Key: STACK_TAG, Value: STACK }],
+  },
+});
+
 /** The CloudFormation roles: the function's statements plus writing its own log group. */
 export function functionRoles(): Record<string, unknown> {
   return Object.fromEntries(
     (Object.keys(functions) as FunctionKey[]).map((key) => [
       roleLogicalId(key),
-      {
-        Type: 'AWS::IAM::Role',
-        Properties: {
-          AssumeRolePolicyDocument: {
-            Version: '2012-10-17',
-            Statement: [
-              { Effect: 'Allow', Principal: { Service: ['lambda.amazonaws.com'] }, Action: ['sts:AssumeRole'] },
-            ],
-          },
-          Policies: [
-            {
-              PolicyName: key,
-              PolicyDocument: {
-                Version: '2012-10-17',
-                Statement: [
-                  allow(
-                    'OwnLogGroup',
-                    ['logs:CreateLogStream', 'logs:PutLogEvents'],
-                    [arn('logs', `log-group:/aws/lambda/${STACK}-${key}:*`)],
-                  ),
-                  ...functionStatements[key],
-                ],
-              },
-            },
-          ],
-          Tags: [{ Key: STACK_TAG, Value: STACK }],
-        },
-      },
+      role('lambda.amazonaws.com', key, [
+        allow(
+          'OwnLogGroup',
+          ['logs:CreateLogStream', 'logs:PutLogEvents'],
+          [arn('logs', `log-group:/aws/lambda/${STACK}-${key}:*`)],
+        ),
+        ...functionStatements[key],
+      ]),
+    ]),
+  );
+}
+
+type AslState = {
+  Type: string;
+  Label?: string;
+  Parameters?: { FunctionName?: { 'Fn::GetAtt'?: [string, string] } };
+  ItemProcessor?: { ProcessorConfig?: { Mode?: string }; States: Record<string, AslState> };
+  Branches?: { States: Record<string, AslState> }[];
+};
+
+/** Every state of a definition, nested Map processors and Parallel branches included. */
+function everyState(states: Record<string, AslState>): [string, AslState][] {
+  return Object.entries(states).flatMap(([name, state]) => [
+    [name, state] as [string, AslState],
+    ...(state.ItemProcessor ? everyState(state.ItemProcessor.States) : []),
+    ...(state.Branches ?? []).flatMap((branch) => everyState(branch.States)),
+  ]);
+}
+
+export const stateMachineName = (key: StateMachineKey): string => `${STACK}-${key}`;
+/** `createUsersAndFanOut` -> `CreateUsersAndFanOutStateMachineRole`. */
+export const stateMachineRoleLogicalId = (key: StateMachineKey): string =>
+  `${key.charAt(0).toUpperCase()}${key.slice(1)}StateMachineRole`;
+
+/**
+ * What one state machine does: invoke its task functions and, for each Distributed Map, run child
+ * workflows of itself. AWS Step Functions Developer Guide, "IAM policies for using Distributed Map
+ * states": StartExecution on the state machine, DescribeExecution/StopExecution on its child executions,
+ * whose ARNs are `execution:<stateMachine>/<mapRunLabel>:<id>` (not `execution:<stateMachine>:*`, which
+ * is all the serverless-step-functions plugin grants). A Distributed Map must therefore carry a Label.
+ */
+export function stateMachineStatements(key: StateMachineKey, definition: { States: Record<string, unknown> }) {
+  const states = everyState(definition.States as Record<string, AslState>);
+  const invoked = [
+    ...new Set(states.flatMap(([, s]) => (s.Type === 'Task' ? [s.Parameters?.FunctionName?.['Fn::GetAtt']?.[0]] : []))),
+  ];
+  if (invoked.some((id) => id === undefined))
+    throw new Error(`${key}: a Task state invokes no function of serverless.ts`);
+  const distributed = states.filter(
+    ([, s]) => s.Type === 'Map' && s.ItemProcessor?.ProcessorConfig?.Mode === 'DISTRIBUTED',
+  );
+  const labels = distributed.map(([name, s]) => {
+    if (!s.Label)
+      throw new Error(`${key}: Distributed Map ${name} needs a Label (its child executions are named by it)`);
+    return s.Label;
+  });
+  const name = stateMachineName(key);
+  return [
+    allow(
+      'InvokeTaskFunctions',
+      ['lambda:InvokeFunction'],
+      invoked.map((id) => ({ 'Fn::GetAtt': [id, 'Arn'] })),
+    ),
+    ...(labels.length
+      ? [
+          allow('StartChildWorkflows', ['states:StartExecution'], [arn('states', `stateMachine:${name}`)]),
+          allow(
+            'WatchChildWorkflows',
+            ['states:DescribeExecution', 'states:StopExecution'],
+            labels.map((label) => arn('states', `execution:${name}/${label}:*`)),
+          ),
+        ]
+      : []),
+  ];
+}
+
+/** The state machines' roles, from their definitions. */
+export function stateMachineRoles(definitions: Record<StateMachineKey, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    (Object.keys(definitions) as StateMachineKey[]).map((key) => [
+      stateMachineRoleLogicalId(key),
+      role(
+        'states.amazonaws.com',
+        `${key}-statemachine`,
+        stateMachineStatements(key, definitions[key] as { States: Record<string, unknown> }),
+      ),
     ]),
   );
 }

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { functionLogicalId, ROOT, readYaml, STATE_MACHINE_FILES } from '../../sls/definitions';
 import { functions } from '../../sls/functions';
+import { STACK, STACK_TAG, stateMachineRoleLogicalId, stateMachineStatements } from '../../sls/iam';
 import { ENV } from '../../src/lib/config';
 import { PROVISION_PARALLEL_SHARDS, WORKERS_PER_GROUP } from '../../src/lib/plan';
 import { localHandlerEnv } from '../../src/local/environment';
@@ -45,6 +46,16 @@ describe('serverless.ts', () => {
 
   it('keys the state machines createUsersAndFanOut and deleteTestUsers', () => {
     expect(Object.keys(config.stepFunctions.stateMachines).sort()).toEqual(['createUsersAndFanOut', 'deleteTestUsers']);
+  });
+
+  it('tags state machines once, through provider.tags, and runs each with its own role', () => {
+    expect(config.provider.tags).toEqual({ [STACK_TAG]: STACK });
+    for (const [key, machine] of Object.entries<Record<string, any>>(config.stepFunctions.stateMachines)) {
+      expect(machine.tags).toBeUndefined();
+      const roleId = stateMachineRoleLogicalId(key as keyof typeof STATE_MACHINE_FILES);
+      expect(machine.role).toEqual({ 'Fn::GetAtt': [roleId, 'Arn'] });
+      expect(config.resources.Resources[roleId].Type).toBe('AWS::IAM::Role');
+    }
   });
 
   it('points every function at a handler module that exports handler and makeHandler', () => {
@@ -154,6 +165,23 @@ describe('state machines', () => {
     // Step Functions state is capped at 256 KiB: per-user results never go back into it.
     expect(states.FanOut?.ResultPath).toBeNull();
     expect(states.Workers?.ResultPath).toBeNull();
+  });
+
+  it('labels every Distributed Map: its role names the child executions by the label', () => {
+    const unlabelled = {
+      States: {
+        Fan: {
+          Type: 'Map',
+          ItemProcessor: { ProcessorConfig: { Mode: 'DISTRIBUTED' }, StartAt: 'P', States: { P: { Type: 'Pass' } } },
+        },
+      },
+    };
+    expect(() => stateMachineStatements('createUsersAndFanOut', unlabelled)).toThrow(
+      /Distributed Map Fan needs a Label/,
+    );
+    for (const [key, definition] of Object.entries(definitions)) {
+      expect(() => stateMachineStatements(key as keyof typeof STATE_MACHINE_FILES, definition)).not.toThrow();
+    }
   });
 
   it('never retries a worker after it may have sent requests', () => {

@@ -1,16 +1,50 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT } from '../../sls/definitions';
+import { ROOT, readYaml, STATE_MACHINE_FILES } from '../../sls/definitions';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
+type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: any };
+
+/** cfn-lint is an optional Python tool; a pyenv shim without it installed answers 127. */
+const cfnLint = spawnSync('cfn-lint', ['--version'], { stdio: 'ignore' });
+const cfnLintOnPath = cfnLint.error === undefined && cfnLint.status === 0;
+if (!cfnLintOnPath) console.warn('template: cfn-lint check skipped: cfn-lint not on PATH');
+
+const ACCOUNT = '123456789012';
+/** A template ARN as it is once deployed in us-east-1. */
+const resolve = (value: unknown): string => {
+  if (typeof value === 'string') return value;
+  const v = value as Record<string, any>;
+  if (v.Ref)
+    return { 'AWS::Partition': 'aws', 'AWS::Region': 'us-east-1', 'AWS::AccountId': ACCOUNT }[v.Ref as string] ?? '';
+  if (v['Fn::Join']) return (v['Fn::Join'][1] as unknown[]).map(resolve).join(v['Fn::Join'][0]);
+  if (v['Fn::GetAtt']) return `${v['Fn::GetAtt'][0]}.Arn`;
+  throw new Error(`cannot resolve ${JSON.stringify(value)}`);
+};
+/** IAM resource matching: `*` is any run of characters, `?` any one. */
+const matches = (pattern: string, arn: string) =>
+  new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  ).test(arn);
+const actionsOf = (s: Statement) => [s.Action].flat();
+const resourcesOf = (s: Statement) => [s.Resource].flat().map(resolve);
 
 /** Packages the real service offline (no AWS credentials needed) and reads the compiled template. */
 describe('packaged CloudFormation template (sls package)', () => {
   let outDir: string;
   let template: { Resources: Record<string, Resource>; Outputs: Record<string, unknown> };
   const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
+  const statementsOf = (roleId: string): Statement[] =>
+    (template.Resources[roleId] as Resource).Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement);
+  const allStatements = () =>
+    ofType('AWS::IAM::Role').flatMap(([id]) => statementsOf(id).map((s) => ({ role: id, ...s })));
+  const kmsAllows = () =>
+    allStatements().filter((s) => s.Effect === 'Allow' && actionsOf(s).some((a) => a.startsWith('kms:')));
 
   beforeAll(() => {
     outDir = mkdtempSync(join(tmpdir(), 'apiloadtest-package-'));
@@ -98,10 +132,13 @@ describe('packaged CloudFormation template (sls package)', () => {
             expect(action).not.toMatch(/:\*$/);
           }
           if (statement.Effect === 'Allow' && JSON.stringify(statement.Resource) === '["*"]') {
-            // Only actions with no resource-level permissions, or conditioned on the stack's tag.
-            expect(
-              actions.every((a: string) => a === 'secretsmanager:ListSecrets') || statement.Condition !== undefined,
-            ).toBe(true);
+            // Only actions with no resource-level permissions (listing names and ids), or creating a key
+            // that carries the stack's tag.
+            const listing = actions.every((a: string) => ['secretsmanager:ListSecrets', 'kms:ListKeys'].includes(a));
+            const creating =
+              actions.join() === 'kms:CreateKey' &&
+              statement.Condition?.StringEquals?.['aws:RequestTag/apiloadtest:stack'] === 'apiloadtest-ci';
+            expect({ actions, allowed: listing || creating }).toEqual({ actions, allowed: true });
           }
         }
       }
@@ -135,11 +172,8 @@ describe('packaged CloudFormation template (sls package)', () => {
     expect(actionsOf('PlanRun').every((a: string) => a.startsWith('kms:') || a.startsWith('logs:'))).toBe(true);
   });
 
-  it('scopes Cognito actions to the stack pool, secrets to the stack prefix, keys to the stack tag', () => {
-    const statements = ofType('AWS::IAM::Role')
-      .filter(([id]) => !id.startsWith('Apiloadtest'))
-      .flatMap(([, role]) => role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement));
-    for (const statement of statements) {
+  it('scopes Cognito actions to the stack pool, secrets to the stack prefix', () => {
+    for (const statement of allStatements()) {
       const actions: string[] = [statement.Action].flat();
       const resource = JSON.stringify(statement.Resource);
       if (actions.some((a) => a.startsWith('cognito-idp:')))
@@ -147,11 +181,202 @@ describe('packaged CloudFormation template (sls package)', () => {
       if (actions.some((a) => a.startsWith('secretsmanager:') && a !== 'secretsmanager:ListSecrets')) {
         expect(resource).toContain('secret:apiloadtest-ci/test-users/*');
       }
-      if (actions.some((a) => a.startsWith('kms:')) && resource.includes('key/*')) {
-        expect(JSON.stringify(statement.Condition)).toContain('aws:ResourceTag/apiloadtest:stack');
-      }
-      if (actions.includes('kms:CreateKey'))
-        expect(JSON.stringify(statement.Condition)).toContain('aws:RequestTag/apiloadtest:stack');
     }
   });
+
+  describe('KMS', () => {
+    const ALIAS = 'alias/apiloadtest-ci-test-users';
+    const KEYS = `arn:aws:kms:us-east-1:${ACCOUNT}:key/*`;
+    const ourShape = {
+      'kms:KeySpec': 'SYMMETRIC_DEFAULT',
+      'kms:KeyUsage': 'ENCRYPT_DECRYPT',
+      'kms:KeyOrigin': 'AWS_KMS',
+    };
+    const byTag = { StringEquals: { ...ourShape, 'aws:ResourceTag/apiloadtest:stack': 'apiloadtest-ci' } };
+    const byAlias = {
+      StringEquals: ourShape,
+      'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [ALIAS] },
+    };
+
+    it('grants no standalone tagging: TagResource only for our tag, on keys with neither our tag key nor an alias', () => {
+      const tagging = kmsAllows().filter((s) => actionsOf(s).some((a) => /^kms:(Tag|Untag)Resource$/.test(a)));
+      expect(tagging.map((s) => [s.role, actionsOf(s)])).toEqual([['PlanRunRole', ['kms:TagResource']]]);
+      const statement = tagging[0] as Statement;
+      expect(resourcesOf(statement)).toEqual([KEYS]);
+      // CreateKey's Tags need kms:TagResource on all keys; these conditions keep it off every key that
+      // already is ours, another stage's, or aliased (aws:ResourceTag and kms:ResourceAliases are absent
+      // only for a key without them, such as the one CreateKey is making).
+      expect(statement.Condition).toEqual({
+        StringEquals: { 'aws:RequestTag/apiloadtest:stack': 'apiloadtest-ci' },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['apiloadtest:stack'] },
+        Null: { 'aws:ResourceTag/apiloadtest:stack': 'true', 'kms:ResourceAliases': 'true' },
+      });
+    });
+
+    it('creates only symmetric keys with the stack tag, never bypassing the key policy lockout check', () => {
+      const creating = kmsAllows().filter((s) => actionsOf(s).includes('kms:CreateKey'));
+      expect(creating.map((s) => [s.role, actionsOf(s)])).toEqual([['PlanRunRole', ['kms:CreateKey']]]);
+      expect(creating[0]?.Condition).toEqual({
+        StringEquals: {
+          'aws:RequestTag/apiloadtest:stack': 'apiloadtest-ci',
+          'kms:KeySpec': 'SYMMETRIC_DEFAULT',
+          'kms:KeyUsage': 'ENCRYPT_DECRYPT',
+        },
+        'ForAllValues:StringEquals': { 'aws:TagKeys': ['apiloadtest:stack'] },
+      });
+      expect(statementsOf('PlanRunRole')).toContainEqual(
+        expect.objectContaining({
+          Effect: 'Deny',
+          Action: ['kms:CreateKey'],
+          Resource: ['*'],
+          Condition: { Bool: { 'kms:BypassPolicyLockoutSafetyCheck': 'true' } },
+        }),
+      );
+    });
+
+    it('schedules deletion and removes aliases only of keys with our alias or our tag, and our shape', () => {
+      const destructive = kmsAllows().filter((s) =>
+        actionsOf(s).some((a) => ['kms:ScheduleKeyDeletion', 'kms:DeleteAlias', 'kms:CreateAlias'].includes(a)),
+      );
+      const onKeys = destructive.filter((s) => resourcesOf(s).includes(KEYS));
+      for (const s of destructive) {
+        // On the alias itself, or on keys under conditions; never both in one statement.
+        expect(resourcesOf(s)).toEqual(
+          resourcesOf(s).includes(KEYS) ? [KEYS] : [`arn:aws:kms:us-east-1:${ACCOUNT}:${ALIAS}`],
+        );
+      }
+      for (const s of onKeys.filter((s) => actionsOf(s).some((a) => a !== 'kms:CreateAlias'))) {
+        const scope = s.Condition?.['ForAnyValue:StringEquals'] ? byAlias : byTag;
+        expect({ sid: s.Sid, condition: s.Condition }).toEqual({
+          sid: s.Sid,
+          condition: { ...scope, Bool: { 'kms:MultiRegion': 'false' } },
+        });
+      }
+      const scheduling = (role: string) =>
+        onKeys.filter((s) => s.role === role && actionsOf(s).includes('kms:ScheduleKeyDeletion'));
+      // Cleanup retires the aliased key and any leftover the stack tagged; Plan only its own new key.
+      expect(scheduling('DeleteTestUsersRole').map((s) => Object.keys(s.Condition).sort())).toEqual([
+        ['Bool', 'ForAnyValue:StringEquals', 'StringEquals'],
+        ['Bool', 'StringEquals'],
+      ]);
+      expect(scheduling('PlanRunRole').map((s) => s.Condition)).toEqual([
+        { ...byTag, Bool: { 'kms:MultiRegion': 'false' } },
+      ]);
+    });
+
+    it('aliases only a key of our shape that has no alias but ours', () => {
+      const aliasing = kmsAllows().filter(
+        (s) => actionsOf(s).includes('kms:CreateAlias') && resourcesOf(s).includes(KEYS),
+      );
+      expect(aliasing.map((s) => [s.role, actionsOf(s), s.Condition])).toEqual([
+        [
+          'PlanRunRole',
+          ['kms:CreateAlias'],
+          {
+            StringEquals: ourShape,
+            Bool: { 'kms:MultiRegion': 'false' },
+            'ForAllValues:StringEquals': { 'kms:ResourceAliases': [ALIAS] },
+          },
+        ],
+      ]);
+    });
+
+    it('leaves only reading key metadata and tags unconditioned on all keys', () => {
+      const open = kmsAllows().filter((s) => resourcesOf(s).includes(KEYS) && s.Condition === undefined);
+      expect([...new Set(open.flatMap(actionsOf))].sort()).toEqual(['kms:DescribeKey', 'kms:ListResourceTags']);
+      expect(
+        kmsAllows()
+          .filter((s) => actionsOf(s).includes('kms:ListKeys'))
+          .map((s) => s.role),
+      ).toEqual(['DeleteTestUsersRole']);
+    });
+
+    it('uses keys for secrets only through Secrets Manager, and only the stack-tagged key', () => {
+      const using = kmsAllows().filter((s) =>
+        actionsOf(s).some((a) => ['kms:Decrypt', 'kms:GenerateDataKey'].includes(a)),
+      );
+      expect(using.length).toBeGreaterThan(0);
+      for (const s of using) {
+        expect(s.Condition.StringEquals['aws:ResourceTag/apiloadtest:stack']).toBe('apiloadtest-ci');
+        expect(resolve(s.Condition.StringEquals['kms:ViaService'])).toBe('secretsmanager.us-east-1.amazonaws.com');
+      }
+    });
+  });
+
+  describe('state machine roles', () => {
+    const machine = (key: string) =>
+      ofType('AWS::StepFunctions::StateMachine').find(
+        ([, r]) => r.Properties.StateMachineName === `apiloadtest-ci-${key}`,
+      )?.[1] as Resource;
+    const roleOf = (key: string) => machine(key).Properties.RoleArn['Fn::GetAtt'][0] as string;
+
+    it('runs each state machine with its own role, tagged once', () => {
+      for (const key of Object.keys(STATE_MACHINE_FILES)) {
+        expect(template.Resources[roleOf(key)]?.Type).toBe('AWS::IAM::Role');
+        const tags = machine(key).Properties.Tags.map((t: { Key: string }) => t.Key);
+        expect(tags).toEqual([...new Set(tags)]);
+        expect(tags).toContain('apiloadtest:stack');
+      }
+      expect(new Set(Object.keys(STATE_MACHINE_FILES).map(roleOf)).size).toBe(2);
+    });
+
+    it('lets the Distributed Map start, describe and stop its child workflows and nothing else', () => {
+      const parent = `arn:aws:states:us-east-1:${ACCOUNT}:stateMachine:apiloadtest-ci-createUsersAndFanOut`;
+      const { States } = readYaml<{ States: Record<string, any> }>(STATE_MACHINE_FILES.createUsersAndFanOut);
+      const label = States.FanOut.Label as string;
+      // A child execution is named <stateMachine>/<map run label>:<id> (AWS: "IAM policies for using
+      // Distributed Map states"), which `execution:<stateMachine>:*` does not match.
+      const child = `arn:aws:states:us-east-1:${ACCOUNT}:execution:apiloadtest-ci-createUsersAndFanOut/${label}:3f1e9c2a-1b2c-4d5e-8f90-123456789abc`;
+      const statements = statementsOf(roleOf('createUsersAndFanOut'));
+      const granting = (action: string, arn: string) =>
+        statements.some(
+          (s) => s.Effect === 'Allow' && actionsOf(s).includes(action) && resourcesOf(s).some((p) => matches(p, arn)),
+        );
+      expect(granting('states:StartExecution', parent)).toBe(true);
+      expect(granting('states:DescribeExecution', child)).toBe(true);
+      expect(granting('states:StopExecution', child)).toBe(true);
+      expect(matches(`${parent.replace(':stateMachine:', ':execution:')}:*`, child)).toBe(false);
+      // Another state machine's executions, or another map's children, stay out of reach.
+      expect(granting('states:StopExecution', child.replace('createUsersAndFanOut', 'other'))).toBe(false);
+      expect(granting('states:StopExecution', child.replace(`/${label}:`, '/Other:'))).toBe(false);
+      expect([...new Set(statements.flatMap(actionsOf))].sort()).toEqual([
+        'lambda:InvokeFunction',
+        'states:DescribeExecution',
+        'states:StartExecution',
+        'states:StopExecution',
+      ]);
+    });
+
+    it('invokes exactly the functions its definition names', () => {
+      const invoked = (key: string) =>
+        statementsOf(roleOf(key))
+          .filter((s) => actionsOf(s).includes('lambda:InvokeFunction'))
+          .flatMap(resourcesOf)
+          .sort();
+      expect(invoked('createUsersAndFanOut')).toEqual([
+        'AggregateResultsLambdaFunction.Arn',
+        'PlanRunLambdaFunction.Arn',
+        'ProvisionUsersLambdaFunction.Arn',
+        'RunWorkerLambdaFunction.Arn',
+      ]);
+      expect(invoked('deleteTestUsers')).toEqual(['DeleteTestUsersLambdaFunction.Arn']);
+      expect(statementsOf(roleOf('deleteTestUsers')).flatMap(actionsOf)).toEqual(['lambda:InvokeFunction']);
+    });
+  });
+
+  (cfnLintOnPath ? it : it.skip)(
+    cfnLintOnPath ? 'passes cfn-lint with no errors' : 'passes cfn-lint with no errors (skipped: cfn-lint not on PATH)',
+    () => {
+      const file = join(outDir, 'cloudformation-template-update-stack.json');
+      const run = spawnSync('cfn-lint', ['--format', 'parseable', file], { encoding: 'utf8', timeout: 120_000 });
+      // Exit status bits: 2 errors, 4 warnings, 8 informational; 1 means cfn-lint itself failed.
+      const errors = run.stdout.split('\n').filter((line) => /:E\d{4}:/.test(line));
+      expect({ status: (run.status ?? 1) & 3, errors, stderr: run.stderr }).toEqual({
+        status: 0,
+        errors: [],
+        stderr: '',
+      });
+    },
+    120_000,
+  );
 });
