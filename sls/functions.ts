@@ -7,6 +7,8 @@ export const functions = {
   runWorker: { handler: 'src/handlers/run-worker.handler', timeout: 900, memorySize: 1024 },
   aggregateResults: { handler: 'src/handlers/aggregate-results.handler', timeout: 600, memorySize: 2048 },
   deleteTestUsers: { handler: 'src/handlers/delete-test-users.handler', timeout: 900, memorySize: 256 },
+  /** The stop switch: `npx sls invoke -f stopRun --data '{"runId":"…"}'`. */
+  stopRun: { handler: 'src/handlers/stop-run.handler', timeout: 30, memorySize: 256 },
 } as const;
 
 export type FunctionKey = keyof typeof functions;

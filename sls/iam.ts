@@ -49,6 +49,8 @@ const secrets = [arn('secretsmanager', `secret:${secretPrefixFor(STACK)}*`)];
 const keys = [arn('kms', 'key/*')];
 const alias = [arn('kms', KEY_ALIAS)];
 const runs = [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/runs/*']] }];
+/** The stop switch's marker of any run (src/lib/stop.ts). */
+const stopMarkers = [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/runs/*/stop.json']] }];
 
 /** The only kind of key the stack creates; destructive grants never reach any other kind. */
 const KEY_SHAPE = {
@@ -141,11 +143,14 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
     allow('ReadCredentials', ['secretsmanager:GetSecretValue'], secrets),
     kmsUseThroughSecrets(['kms:Decrypt']),
     allow('WriteSummary', ['s3:PutObject'], runs),
+    // Workers poll the stop switch; they may read nothing else of the bucket.
+    allow('ReadStopSwitch', ['s3:GetObject'], stopMarkers),
   ],
   aggregateResults: [
     allow('ReadSummariesWriteReport', ['s3:GetObject', 's3:PutObject'], runs),
     allow('ListSummaries', ['s3:ListBucket'], [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }]),
   ],
+  stopRun: [allow('RaiseStopSwitch', ['s3:PutObject'], stopMarkers)],
   deleteTestUsers: [
     allow('DeleteTestUsers', ['cognito-idp:ListUsers', 'cognito-idp:AdminDeleteUser'], userPool),
     allow('DeleteCredentials', ['secretsmanager:DeleteSecret'], secrets),

@@ -73,7 +73,7 @@ describe('packaged CloudFormation template (sls package)', () => {
 
   it('runs every function on nodejs22.x', () => {
     const fns = ofType('AWS::Lambda::Function');
-    expect(fns).toHaveLength(5);
+    expect(fns).toHaveLength(6);
     for (const [, fn] of fns) expect(fn.Properties.Runtime).toBe('nodejs22.x');
   });
 
@@ -160,9 +160,11 @@ describe('packaged CloudFormation template (sls package)', () => {
       'kms:Decrypt',
       'logs:CreateLogStream',
       'logs:PutLogEvents',
+      's3:GetObject',
       's3:PutObject',
       'secretsmanager:GetSecretValue',
     ]);
+    expect(actionsOf('StopRun').sort()).toEqual(['logs:CreateLogStream', 'logs:PutLogEvents', 's3:PutObject']);
     expect(actionsOf('AggregateResults')).not.toEqual(expect.arrayContaining(['secretsmanager:GetSecretValue']));
     expect(
       actionsOf('AggregateResults').some((a: string) => a.startsWith('cognito-idp:') || a.startsWith('kms:')),
