@@ -1,3 +1,4 @@
+import { functions } from '../../sls/functions';
 import { parseRunInput } from '../../src/lib/input';
 import {
   buildPlan,
@@ -6,6 +7,7 @@ import {
   splitRange,
   USERS_PER_SHARD,
   usersPerWorkerFor,
+  WORKER_TIMEOUT_SECONDS,
   WORKERS_PER_GROUP,
 } from '../../src/lib/plan';
 
@@ -55,6 +57,33 @@ describe('plan', () => {
     const input = parseRunInput({ users: { NumberOfUsers: 10, NumberOfCallsPerUser: 1, StartDelaySeconds: 0 } });
     expect(buildPlan(input, 'r', 'k', 800).worker.startDelaySeconds).toBe(0);
     expect(buildPlan({ ...input, startDelaySeconds: undefined }, 'r', 'k', 800).worker.startDelaySeconds).toBe(6);
+  });
+
+  it('refuses a load that cannot end inside one worker Lambda, and says the largest duration that fits', () => {
+    const input = (load: unknown, users = { NumberOfUsers: 100, StartDelaySeconds: 60 }) =>
+      parseRunInput({ users, load });
+    // 900 s - 30 s margin - 60 s delay - 10 s ramp - 10 s request timeout = 790 s.
+    expect(() =>
+      buildPlan(input({ model: 'duration', durationSeconds: 800, rampUpSeconds: 10 }), 'r', 'k', 800),
+    ).toThrow(/load.durationSeconds: 800 s of load cannot end .* the largest duration that fits is 790 s/);
+    expect(() =>
+      buildPlan(input({ model: 'duration', durationSeconds: 790, rampUpSeconds: 10 }), 'r', 'k', 800),
+    ).not.toThrow();
+    expect(() =>
+      buildPlan(
+        input({
+          model: 'stages',
+          stages: [
+            { durationSeconds: 500, target: 5 },
+            { durationSeconds: 350, target: 0 },
+          ],
+        }),
+        'r',
+        'k',
+        800,
+      ),
+    ).toThrow(/^load.stages: 850 s of load/);
+    expect(WORKER_TIMEOUT_SECONDS).toBe(functions.runWorker.timeout);
   });
 
   it('maps a user to the shard that holds its credentials', () => {
