@@ -8,7 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 const REGION = 'us-east-1';
-const ACCOUNT = '000000000000';
+/** The account every emulated ARN names; local handlers get its root ARN as their key-policy principal. */
+export const EMULATED_ACCOUNT = '000000000000';
+const ACCOUNT = EMULATED_ACCOUNT;
 
 type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 
@@ -20,6 +22,7 @@ interface Key {
   description: string;
   deletionDate?: Date;
   material: Buffer;
+  policy: string;
   tags: Map<string, string>;
 }
 
@@ -50,6 +53,39 @@ type Body = Record<string, unknown>;
 type Operation = (body: Body) => unknown;
 
 const seconds = (date: Date): number => date.getTime() / 1000;
+
+/** KMS's list operations page with Limit/Marker (the marker is opaque; here, an offset). */
+function page<T>(
+  items: readonly T[],
+  body: Body,
+  maxLimit: number,
+): { items: T[]; NextMarker?: string; Truncated: boolean } {
+  const limit = body.Limit === undefined ? maxLimit : Number(body.Limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+    throw new AwsError('ValidationException', `Limit must be between 1 and ${maxLimit}`);
+  }
+  const start = body.Marker === undefined ? 0 : Number(body.Marker);
+  if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidMarkerException', 'The marker is invalid');
+  const end = start + limit;
+  return end < items.length
+    ? { items: items.slice(start, end), NextMarker: String(end), Truncated: true }
+    : { items: items.slice(start), Truncated: false };
+}
+
+const defaultKeyPolicy = (): string =>
+  JSON.stringify({
+    Version: '2012-10-17',
+    Id: 'key-default-1',
+    Statement: [
+      {
+        Sid: 'Enable IAM User Permissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ],
+  });
 const str = (body: Body, field: string): string => {
   const value = body[field];
   if (typeof value !== 'string' || value === '') throw new AwsError('ValidationException', `${field} is required`);
@@ -183,7 +219,11 @@ export class KmsSecretsEmulator {
     };
   }
 
-  private createKey(description: string, tags: { TagKey: string; TagValue: string }[]): Key {
+  private createKey(
+    description: string,
+    tags: { TagKey: string; TagValue: string }[],
+    policy: string = defaultKeyPolicy(),
+  ): Key {
     const id = randomUUID();
     const key: Key = {
       id,
@@ -192,6 +232,7 @@ export class KmsSecretsEmulator {
       created: new Date(),
       description,
       material: randomBytes(32),
+      policy,
       tags: new Map(tags.map((t) => [t.TagKey, t.TagValue])),
     };
     this.keys.set(id, key);
@@ -240,7 +281,24 @@ export class KmsSecretsEmulator {
     'TrentService.CreateKey': (body) => {
       const tags = (body.Tags as { TagKey: string; TagValue: string }[] | undefined) ?? [];
       const description = typeof body.Description === 'string' ? body.Description : '';
-      return { KeyMetadata: this.metadata(this.createKey(description, tags)) };
+      let policy: string | undefined;
+      if (body.Policy !== undefined) {
+        policy = str(body, 'Policy');
+        try {
+          JSON.parse(policy);
+        } catch {
+          throw new AwsError('MalformedPolicyDocumentException', 'The policy is not valid JSON');
+        }
+      }
+      return { KeyMetadata: this.metadata(this.createKey(description, tags, policy)) };
+    },
+    'TrentService.GetKeyPolicy': (body) => {
+      const key = this.requireKey(str(body, 'KeyId'));
+      return { Policy: key.policy, PolicyName: 'default' };
+    },
+    'TrentService.ListKeys': (body) => {
+      const { items, ...rest } = page([...this.keys.values()], body, 1000);
+      return { Keys: items.map((k) => ({ KeyId: k.id, KeyArn: k.arn })), ...rest };
     },
     'TrentService.DescribeKey': (body) => ({ KeyMetadata: this.metadata(this.requireKey(str(body, 'KeyId'))) }),
     'TrentService.CreateAlias': (body) => {
@@ -270,7 +328,8 @@ export class KmsSecretsEmulator {
           AliasArn: `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`,
           TargetKeyId: keyId,
         }));
-      return { Aliases, Truncated: false };
+      const { items, ...rest } = page(Aliases, body, 100);
+      return { Aliases: items, ...rest };
     },
     'TrentService.TagResource': (body) => {
       const key = this.requireKey(str(body, 'KeyId'));
@@ -282,7 +341,12 @@ export class KmsSecretsEmulator {
     },
     'TrentService.ListResourceTags': (body) => {
       const key = this.requireKey(str(body, 'KeyId'));
-      return { Tags: [...key.tags].map(([TagKey, TagValue]) => ({ TagKey, TagValue })), Truncated: false };
+      const { items, ...rest } = page(
+        [...key.tags].map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+        body,
+        50,
+      );
+      return { Tags: items, ...rest };
     },
     'TrentService.ScheduleKeyDeletion': (body) => {
       const key = this.requireKey(str(body, 'KeyId'));
