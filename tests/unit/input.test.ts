@@ -100,4 +100,15 @@ describe('parseCleanupInput', () => {
   it('names the field of a bad number', () => {
     expect(fieldOf(() => parseCleanupInput({ NumberOfUsers: 'x' }))).toBe('NumberOfUsers');
   });
+
+  // A typo read as "no number" would delete every test user, every secret and the key.
+  it.each([
+    [{ NumberOfUser: '1' }, 'NumberOfUser'],
+    [{ users: { NumberOfUser: '1' } }, 'users.NumberOfUser'],
+    [{ NumberOfUsers: '1', dryRun: true }, 'dryRun'],
+    [{ users: '1' }, 'users'],
+    [{ NumberOfUsers: '1', users: { NumberOfUsers: '2' } }, 'NumberOfUsers'],
+  ])('rejects %j instead of deleting everything', (raw, field) => {
+    expect(fieldOf(() => parseCleanupInput(raw))).toBe(field);
+  });
 });
