@@ -56,7 +56,8 @@ const localize = (value: unknown): unknown =>
     ? value.replace(/\$\{self:service\}/g, 'apiloadtest').replace(/\$\{sls:stage\}/g, LOCAL_STAGE)
     : value;
 
-async function deployStack(clients: AwsClients, cognitoEndpoint: string): Promise<LocalStack> {
+/** Creates the stack's resources (pool, app client, bucket) in whichever emulator `clients` point at. */
+export async function deployStack(clients: AwsClients, cognitoEndpoint: string): Promise<LocalStack> {
   const resources = readYaml<{ Resources: Record<string, CfnResource> }>('resources/cognito.yml').Resources;
   const pool = resources.UserPool?.Properties ?? {};
   const client = resources.UserPoolClient?.Properties ?? {};
