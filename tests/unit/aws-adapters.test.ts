@@ -125,6 +125,19 @@ describe('kms adapter', () => {
     ]);
   });
 
+  it('loses an alias race gracefully: schedules its own key and uses the winner', async () => {
+    kms
+      .on(DescribeKeyCommand)
+      .rejectsOnce(awsError('NotFoundException'))
+      .resolves({ KeyMetadata: { KeyId: 'winner', KeyState: 'Enabled' } });
+    kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'mine' } });
+    kms.on(CreateAliasCommand).rejects(awsError('AlreadyExistsException'));
+    kms.on(ScheduleKeyDeletionCommand).resolves({});
+    expect(await ensureUserSetKey(client, 'alias/a', 's', options)).toBe('winner');
+    expect(kms.commandCalls(CreateAliasCommand)).toHaveLength(1);
+    expect(kms.commandCalls(ScheduleKeyDeletionCommand)[0]?.args[0].input.KeyId).toBe('mine');
+  });
+
   it('retries a throttled alias with the same key, and schedules that key when the alias never comes', async () => {
     kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
     kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'k3' } });

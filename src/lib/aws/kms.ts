@@ -176,6 +176,7 @@ export async function retireStackKeys(
   const maxKeys = options.maxKeys ?? MAX_KEYS_SCANNED;
   const keyIds: string[] = [];
   let complete = true;
+  // Pages lean on the SDK's own retry: a throttled page is asked again, not the whole listing.
   for await (const page of paginateListKeys({ client: kms, pageSize: 1_000 }, {})) {
     for (const key of page.Keys ?? []) {
       if (keyIds.length >= maxKeys) {
