@@ -2,7 +2,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { ensureUserSetKey } from './aws/kms';
 import { parseRunInput } from './input';
 import { buildPlan, type RunPlan, runIdFrom, usersPerWorkerFor } from './plan';
-import { type RetryOptions, withRetry } from './retry';
+import type { RetryOptions } from './retry';
 
 export interface PrepareEvent {
   readonly input: unknown;
@@ -13,6 +13,8 @@ export interface PrepareDeps {
   readonly kms: KMSClient;
   readonly keyAlias: string;
   readonly stackName: string;
+  /** Principal of the key policy: the account's root, so that IAM keeps control of the key. */
+  readonly accountRootArn: string;
   readonly maxConcurrentWorkers: number;
   readonly retry?: RetryOptions;
 }
@@ -25,6 +27,10 @@ export async function prepareRun(event: PrepareEvent, deps: PrepareDeps): Promis
   const input = parseRunInput(event.input);
   // Checked before the key exists: an impossible plan creates nothing.
   usersPerWorkerFor(input, deps.maxConcurrentWorkers);
-  const keyId = await withRetry(() => ensureUserSetKey(deps.kms, deps.keyAlias, deps.stackName), deps.retry);
+  // Retried step by step inside: retrying it whole would make a second key when only the alias failed.
+  const keyId = await ensureUserSetKey(deps.kms, deps.keyAlias, deps.stackName, {
+    accountRootArn: deps.accountRootArn,
+    retry: deps.retry,
+  });
   return buildPlan(input, runIdFrom(event.executionName), keyId, deps.maxConcurrentWorkers);
 }
