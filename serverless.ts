@@ -55,6 +55,9 @@ const serverlessConfiguration = {
       LOADTEST_TARGET_URL: '${param:apiGatewayUrl, ""}',
       LOADTEST_COGNITO_WRITE_RPS: '${param:cognitoWriteRps, "40"}',
       LOADTEST_MAX_CONCURRENT_WORKERS: '${param:maxConcurrentWorkers, "800"}',
+      LOADTEST_ACCOUNT_ROOT_ARN: {
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']],
+      },
       NODE_OPTIONS: '--enable-source-maps',
     },
   },

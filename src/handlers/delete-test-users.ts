@@ -12,12 +12,14 @@ export const makeHandler = (runtime: () => Runtime) => async (event: unknown) =>
     kms: clients.kms,
     secretPrefix: config.secretPrefix,
     keyAlias: config.keyAlias,
+    stackName: config.stackName,
     cognitoRps: config.cognitoWriteRps,
   });
   log('info', 'test users deleted', {
     usersDeleted: result.usersDeleted,
     secretsDeleted: result.secretsDeleted,
     keyScheduled: result.key.scheduled,
+    orphanKeysScheduled: result.orphanKeysScheduled,
   });
   return result;
 };

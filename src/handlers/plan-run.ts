@@ -7,6 +7,7 @@ export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEven
     kms: clients.kms,
     keyAlias: config.keyAlias,
     stackName: config.stackName,
+    accountRootArn: config.accountRootArn,
     maxConcurrentWorkers: config.maxConcurrentWorkers,
   });
 };

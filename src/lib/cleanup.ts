@@ -2,7 +2,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pLimit from 'p-limit';
 import { deleteUser, listUsernames, type UserPool } from './aws/cognito';
-import { type KeyRetirement, retireUserSetKey } from './aws/kms';
+import { type KeyRetirement, retireStackKeys, retireUserSetKey } from './aws/kms';
 import { deleteSecret, listSecretNames } from './aws/secrets';
 import type { CleanupInput } from './input';
 import { USERNAME_PREFIX, usernameOf } from './plan';
@@ -14,6 +14,8 @@ export interface CleanupDeps {
   readonly kms: KMSClient;
   readonly secretPrefix: string;
   readonly keyAlias: string;
+  /** Value of the stack tag on the keys this stack created: how keys without an alias are found. */
+  readonly stackName: string;
   readonly cognitoRps: number;
   readonly retry?: RetryOptions;
 }
@@ -23,7 +25,12 @@ export interface CleanupResult {
   /** Test users still in the pool (only with a number smaller than the user set); secrets and key stay with them. */
   readonly usersRemaining: number;
   readonly secretsDeleted: number;
+  /** The key the alias points at. */
   readonly key: KeyRetirement;
+  /** Other keys tagged with the stack (e.g. left without an alias by a failed run) scheduled for deletion. */
+  readonly orphanKeysScheduled: number;
+  /** False when the account held more keys than the scan reads (MAX_KEYS_SCANNED): orphans past it remain. */
+  readonly keyScanComplete: boolean;
 }
 
 const PARALLELISM = 8;
@@ -55,12 +62,22 @@ export async function cleanupUserSet(input: CleanupInput, deps: CleanupDeps): Pr
   // Secrets go only with the whole user set: with a number, a shard may still hold other users.
   let secretsDeleted = 0;
   let key: KeyRetirement = { keyId: null, scheduled: false, deletionDate: null };
+  let orphans = { keyIds: [] as readonly string[], complete: true };
   const remaining = input.users === undefined ? [] : await retry(() => listUsernames(deps.pool, USERNAME_PREFIX));
   if (remaining.length === 0) {
     const names = await retry(() => listSecretNames(deps.secrets, deps.secretPrefix));
     const removed = await Promise.all(names.map((name) => limit(() => retry(() => deleteSecret(deps.secrets, name)))));
     secretsDeleted = removed.filter(Boolean).length;
     key = await retry(() => retireUserSetKey(deps.kms, deps.keyAlias));
+    // After the aliased key, so that the scan counts only keys the alias did not lead to.
+    orphans = await retireStackKeys(deps.kms, deps.stackName, { retry: deps.retry });
   }
-  return { usersDeleted: deleted.filter(Boolean).length, usersRemaining: remaining.length, secretsDeleted, key };
+  return {
+    usersDeleted: deleted.filter(Boolean).length,
+    usersRemaining: remaining.length,
+    secretsDeleted,
+    key,
+    orphanKeysScheduled: orphans.keyIds.length,
+    keyScanComplete: orphans.complete,
+  };
 }

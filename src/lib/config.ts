@@ -9,6 +9,7 @@ export const ENV = {
   targetUrl: 'LOADTEST_TARGET_URL',
   cognitoWriteRps: 'LOADTEST_COGNITO_WRITE_RPS',
   maxConcurrentWorkers: 'LOADTEST_MAX_CONCURRENT_WORKERS',
+  accountRootArn: 'LOADTEST_ACCOUNT_ROOT_ARN',
 } as const;
 
 /** Below Lambda's default 1,000 concurrent executions per account, leaving room for everything else. */
@@ -25,6 +26,8 @@ export interface Config {
   readonly resultsBucket: string;
   /** The API under test. Execution input may vary the path, never the origin. */
   readonly targetUrl: URL;
+  /** `arn:<partition>:iam::<account>:root`: the principal of the user set's key policy. */
+  readonly accountRootArn: string;
   /** Alias of the user set's KMS key. */
   readonly keyAlias: string;
   /** Name prefix of the credential secrets (one secret per shard of users). */
@@ -37,6 +40,8 @@ export interface Config {
 
 export const keyAliasFor = (stackName: string): string => `alias/${stackName}-test-users`;
 export const secretPrefixFor = (stackName: string): string => `${stackName}/test-users/`;
+
+const ACCOUNT_ROOT_ARN = /^arn:aws[a-z-]*:iam::\d{12}:root$/;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -53,6 +58,10 @@ export function loadConfig(env: Env = process.env): Config {
   const userPoolClientId = read(ENV.userPoolClientId);
   const resultsBucket = read(ENV.resultsBucket);
   const target = read(ENV.targetUrl);
+  const accountRootArn = read(ENV.accountRootArn);
+  if (accountRootArn && !ACCOUNT_ROOT_ARN.test(accountRootArn)) {
+    problems.push(`${ENV.accountRootArn} must look like arn:aws:iam::123456789012:root, got "${accountRootArn}"`);
+  }
   let targetUrl = new URL('http://invalid.invalid/');
   if (target) {
     try {
@@ -79,6 +88,7 @@ export function loadConfig(env: Env = process.env): Config {
     userPoolClientId,
     resultsBucket,
     targetUrl,
+    accountRootArn,
     keyAlias: keyAliasFor(stackName),
     secretPrefix: secretPrefixFor(stackName),
     cognitoWriteRps,

@@ -485,8 +485,14 @@ function parseThresholds(section: Record<string, Json>): Thresholds {
 export function parseCleanupInput(raw: Json): CleanupInput {
   if (raw === undefined || raw === null) return { users: undefined };
   if (!isObject(raw)) throw new InvalidInputError('input', `must be a JSON object, got ${describe(raw)}`);
-  const nested = isObject(raw.users) ? raw.users : undefined;
-  const value = raw.NumberOfUsers ?? nested?.NumberOfUsers;
+  // A misspelt field must not read as "no number given": that would delete every test user.
+  rejectUnknown(raw, '', ['NumberOfUsers', 'users']);
+  const nested = readSection(raw, 'users');
+  rejectUnknown(nested, 'users.', ['NumberOfUsers']);
+  if (raw.NumberOfUsers !== undefined && nested.NumberOfUsers !== undefined) {
+    throw new InvalidInputError('NumberOfUsers', 'is given twice (also as users.NumberOfUsers); give it once');
+  }
+  const value = raw.NumberOfUsers ?? nested.NumberOfUsers;
   const field = raw.NumberOfUsers !== undefined ? 'NumberOfUsers' : 'users.NumberOfUsers';
   if (value === undefined) return { users: undefined };
   return { users: readInteger(value, field, { min: 1, max: LIMITS.maxUsers }) };

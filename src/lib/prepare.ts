@@ -2,7 +2,7 @@ import type { KMSClient } from '@aws-sdk/client-kms';
 import { ensureUserSetKey } from './aws/kms';
 import { parseRunInput } from './input';
 import { buildPlan, checkFitsLambda, type RunPlan, runIdFrom, startDelayFor, usersPerWorkerFor } from './plan';
-import { type RetryOptions, withRetry } from './retry';
+import type { RetryOptions } from './retry';
 
 export interface PrepareEvent {
   readonly input: unknown;
@@ -13,6 +13,8 @@ export interface PrepareDeps {
   readonly kms: KMSClient;
   readonly keyAlias: string;
   readonly stackName: string;
+  /** Principal of the key policy: the account's root, so that IAM keeps control of the key. */
+  readonly accountRootArn: string;
   readonly maxConcurrentWorkers: number;
   readonly retry?: RetryOptions;
 }
@@ -26,6 +28,10 @@ export async function prepareRun(event: PrepareEvent, deps: PrepareDeps): Promis
   // Checked before the key exists: an impossible plan creates nothing.
   usersPerWorkerFor(input, deps.maxConcurrentWorkers);
   checkFitsLambda(input, startDelayFor(input));
-  const keyId = await withRetry(() => ensureUserSetKey(deps.kms, deps.keyAlias, deps.stackName), deps.retry);
+  // Retried step by step inside: retrying it whole would make a second key when only the alias failed.
+  const keyId = await ensureUserSetKey(deps.kms, deps.keyAlias, deps.stackName, {
+    accountRootArn: deps.accountRootArn,
+    retry: deps.retry,
+  });
   return buildPlan(input, runIdFrom(event.executionName), keyId, deps.maxConcurrentWorkers);
 }

@@ -1,8 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from './ports';
+import { canConnect, freePort } from './ports';
 
 export interface CognitoLocal {
   readonly endpoint: string;
@@ -11,16 +10,6 @@ export interface CognitoLocal {
 }
 
 const START_TIMEOUT_MS = 30_000;
-
-const canConnect = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 
 /**
  * Runs cognito-local as a child process in `workDir` (its data lives in `.cognito/` there), with a

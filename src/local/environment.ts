@@ -13,7 +13,7 @@ import { readYaml } from '../../sls/definitions';
 import { type AwsClients, createClients } from '../lib/aws/clients';
 import { ENV, type Env } from '../lib/config';
 import { type CognitoLocal, startCognitoLocal } from './cognito-local';
-import { KmsSecretsEmulator } from './kms-secrets-emulator';
+import { EMULATED_ACCOUNT, KmsSecretsEmulator } from './kms-secrets-emulator';
 import { freePort } from './ports';
 
 export const LOCAL_STAGE = 'local';
@@ -56,7 +56,8 @@ const localize = (value: unknown): unknown =>
     ? value.replace(/\$\{self:service\}/g, 'apiloadtest').replace(/\$\{sls:stage\}/g, LOCAL_STAGE)
     : value;
 
-async function deployStack(clients: AwsClients, cognitoEndpoint: string): Promise<LocalStack> {
+/** Creates the stack's resources (pool, app client, bucket) in whichever emulator `clients` point at. */
+export async function deployStack(clients: AwsClients, cognitoEndpoint: string): Promise<LocalStack> {
   const resources = readYaml<{ Resources: Record<string, CfnResource> }>('resources/cognito.yml').Resources;
   const pool = resources.UserPool?.Properties ?? {};
   const client = resources.UserPoolClient?.Properties ?? {};
@@ -102,6 +103,7 @@ export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId
     // Emulators answer as fast as we ask; the cloud default protects Cognito's account quota.
     [ENV.cognitoWriteRps]: '500',
     [ENV.maxConcurrentWorkers]: '800',
+    [ENV.accountRootArn]: `arn:aws:iam::${EMULATED_ACCOUNT}:root`,
   };
 }
 

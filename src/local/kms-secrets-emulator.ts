@@ -8,7 +8,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 
 const REGION = 'us-east-1';
-const ACCOUNT = '000000000000';
+/** The account every emulated ARN names; local handlers get its root ARN as their key-policy principal. */
+export const EMULATED_ACCOUNT = '000000000000';
+const ACCOUNT = EMULATED_ACCOUNT;
 
 type KeyState = 'Enabled' | 'Disabled' | 'PendingDeletion';
 
@@ -20,6 +22,7 @@ interface Key {
   description: string;
   deletionDate?: Date;
   material: Buffer;
+  policy: string;
   tags: Map<string, string>;
 }
 
@@ -33,6 +36,8 @@ interface Secret {
   created: Date;
   description: string;
   tags: { Key: string; Value: string }[];
+  /** Set by DeleteSecret with a recovery window: the secret is unusable but its name stays taken. */
+  deletedDate?: Date;
 }
 
 /** An AWS-shaped error: `name` goes on the wire as `__type`. */
@@ -49,7 +54,46 @@ export class AwsError extends Error {
 type Body = Record<string, unknown>;
 type Operation = (body: Body) => unknown;
 
+const ALIAS = /^(?:arn:[^:]+:kms:[^:]*:[^:]*:)?(alias\/.+)$/;
+const KEY_ARN_PREFIX = /^arn:[^:]+:kms:[^:]*:[^:]*:key\//;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const keyArn = (id: string): string => `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`;
+const aliasArn = (name: string): string => `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`;
+
 const seconds = (date: Date): number => date.getTime() / 1000;
+
+/** KMS's list operations page with Limit/Marker (the marker is opaque; here, an offset). */
+function page<T>(
+  items: readonly T[],
+  body: Body,
+  maxLimit: number,
+): { items: T[]; NextMarker?: string; Truncated: boolean } {
+  const limit = body.Limit === undefined ? maxLimit : Number(body.Limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxLimit) {
+    throw new AwsError('ValidationException', `Limit must be between 1 and ${maxLimit}`);
+  }
+  const start = body.Marker === undefined ? 0 : Number(body.Marker);
+  if (!Number.isInteger(start) || start < 0) throw new AwsError('InvalidMarkerException', 'The marker is invalid');
+  const end = start + limit;
+  return end < items.length
+    ? { items: items.slice(start, end), NextMarker: String(end), Truncated: true }
+    : { items: items.slice(start), Truncated: false };
+}
+
+const defaultKeyPolicy = (): string =>
+  JSON.stringify({
+    Version: '2012-10-17',
+    Id: 'key-default-1',
+    Statement: [
+      {
+        Sid: 'Enable IAM User Permissions',
+        Effect: 'Allow',
+        Principal: { AWS: `arn:aws:iam::${ACCOUNT}:root` },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ],
+  });
 const str = (body: Body, field: string): string => {
   const value = body[field];
   if (typeof value !== 'string' || value === '') throw new AwsError('ValidationException', `${field} is required`);
@@ -147,20 +191,32 @@ export class KmsSecretsEmulator {
 
   private findKey(idOrArnOrAlias: string): Key | undefined {
     let id = idOrArnOrAlias;
-    const aliasMatch = /^(?:arn:[^:]+:kms:[^:]*:[^:]*:)?(alias\/.+)$/.exec(id);
+    const aliasMatch = ALIAS.exec(id);
     if (aliasMatch?.[1]) id = this.aliases.get(aliasMatch[1]) ?? '';
-    id = id.replace(/^arn:[^:]+:kms:[^:]*:[^:]*:key\//, '');
+    id = id.replace(KEY_ARN_PREFIX, '');
     return this.keys.get(id);
   }
 
-  private requireKey(idOrAlias: string): Key {
-    const key = this.findKey(idOrAlias);
-    if (!key) throw new AwsError('NotFoundException', `Key '${idOrAlias}' does not exist`);
-    return key;
+  /**
+   * The key, or NotFoundException worded as KMS words it. Most KMS operations take a key id or ARN
+   * only; the few that take an alias too (DescribeKey, Encrypt, Decrypt) say so.
+   */
+  private requireKey(id: string, { alias = false } = {}): Key {
+    const isAlias = ALIAS.test(id);
+    if (isAlias && !alias) throw new AwsError('NotFoundException', `Invalid keyId ${id}`);
+    const key = this.findKey(id);
+    if (key) return key;
+    const bare = id.replace(KEY_ARN_PREFIX, '');
+    if (isAlias) {
+      const name = ALIAS.exec(id)?.[1] ?? id;
+      throw new AwsError('NotFoundException', `Alias ${aliasArn(name)} is not found.`);
+    }
+    if (!UUID.test(bare)) throw new AwsError('NotFoundException', `Invalid keyId ${id}`);
+    throw new AwsError('NotFoundException', `Key '${keyArn(bare)}' does not exist`);
   }
 
   private usableKey(idOrAlias: string): Key {
-    const key = this.requireKey(idOrAlias);
+    const key = this.requireKey(idOrAlias, { alias: true });
     if (key.state !== 'Enabled') throw new AwsError('KMSInvalidStateException', `${key.arn} is ${key.state}`);
     return key;
   }
@@ -176,6 +232,8 @@ export class KmsSecretsEmulator {
       KeyUsage: 'ENCRYPT_DECRYPT',
       KeySpec: 'SYMMETRIC_DEFAULT',
       CustomerMasterKeySpec: 'SYMMETRIC_DEFAULT',
+      EncryptionAlgorithms: ['SYMMETRIC_DEFAULT'],
+      MultiRegion: false,
       KeyState: key.state,
       KeyManager: 'CUSTOMER',
       Origin: 'AWS_KMS',
@@ -183,15 +241,20 @@ export class KmsSecretsEmulator {
     };
   }
 
-  private createKey(description: string, tags: { TagKey: string; TagValue: string }[]): Key {
+  private createKey(
+    description: string,
+    tags: { TagKey: string; TagValue: string }[],
+    policy: string = defaultKeyPolicy(),
+  ): Key {
     const id = randomUUID();
     const key: Key = {
       id,
-      arn: `arn:aws:kms:${REGION}:${ACCOUNT}:key/${id}`,
+      arn: keyArn(id),
       state: 'Enabled',
       created: new Date(),
       description,
       material: randomBytes(32),
+      policy,
       tags: new Map(tags.map((t) => [t.TagKey, t.TagValue])),
     };
     this.keys.set(id, key);
@@ -217,9 +280,15 @@ export class KmsSecretsEmulator {
     return this.secrets.get(id) ?? [...this.secrets.values()].find((s) => s.arn === id);
   }
 
-  private requireSecret(id: string): Secret {
+  private requireSecret(id: string, { deleted = false } = {}): Secret {
     const secret = this.findSecret(id);
     if (!secret) throw new AwsError('ResourceNotFoundException', "Secrets Manager can't find the specified secret.");
+    if (secret.deletedDate && !deleted) {
+      throw new AwsError(
+        'InvalidRequestException',
+        "You can't perform this operation on the secret because it was marked for deletion.",
+      );
+    }
     return secret;
   }
 
@@ -240,17 +309,50 @@ export class KmsSecretsEmulator {
     'TrentService.CreateKey': (body) => {
       const tags = (body.Tags as { TagKey: string; TagValue: string }[] | undefined) ?? [];
       const description = typeof body.Description === 'string' ? body.Description : '';
-      return { KeyMetadata: this.metadata(this.createKey(description, tags)) };
+      let policy: string | undefined;
+      if (body.Policy !== undefined) {
+        policy = str(body, 'Policy');
+        try {
+          JSON.parse(policy);
+        } catch {
+          throw new AwsError('MalformedPolicyDocumentException', 'The policy is not valid JSON');
+        }
+      }
+      return { KeyMetadata: this.metadata(this.createKey(description, tags, policy)) };
     },
-    'TrentService.DescribeKey': (body) => ({ KeyMetadata: this.metadata(this.requireKey(str(body, 'KeyId'))) }),
+    'TrentService.GetKeyPolicy': (body) => {
+      const key = this.requireKey(str(body, 'KeyId'));
+      // PolicyName became optional in 2023; "default" is still the only policy a key has.
+      if (body.PolicyName !== undefined && body.PolicyName !== 'default') {
+        throw new AwsError('NotFoundException', 'No such policy exists');
+      }
+      return { Policy: key.policy, PolicyName: 'default' };
+    },
+    'TrentService.ListKeys': (body) => {
+      const { items, ...rest } = page([...this.keys.values()], body, 1000);
+      return { Keys: items.map((k) => ({ KeyId: k.id, KeyArn: k.arn })), ...rest };
+    },
+    'TrentService.DescribeKey': (body) => ({
+      KeyMetadata: this.metadata(this.requireKey(str(body, 'KeyId'), { alias: true })),
+    }),
     'TrentService.CreateAlias': (body) => {
       const alias = str(body, 'AliasName');
-      if (!alias.startsWith('alias/') || alias.startsWith('alias/aws/')) {
-        throw new AwsError('ValidationException', `Alias ${alias} must begin with alias/ and not alias/aws/`);
+      if (!alias.startsWith('alias/')) throw new AwsError('ValidationException', 'Invalid identifier');
+      // alias/aws/ belongs to AWS managed keys (moto answers with an empty message; ours says why).
+      if (alias.startsWith('alias/aws/'))
+        throw new AwsError('NotAuthorizedException', 'alias/aws/ is reserved for AWS managed keys');
+      if (!/^alias\/[a-zA-Z0-9/_-]+$/.test(alias)) {
+        throw new AwsError(
+          'ValidationException',
+          `1 validation error detected: Value '${alias}' at 'aliasName' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$`,
+        );
       }
-      if (this.aliases.has(alias))
-        throw new AwsError('AlreadyExistsException', `An alias with the name ${alias} already exists`);
-      const key = this.requireKey(str(body, 'TargetKeyId'));
+      const target = str(body, 'TargetKeyId');
+      if (ALIAS.test(target)) throw new AwsError('ValidationException', 'Aliases must refer to keys. Not aliases');
+      if (this.aliases.has(alias)) {
+        throw new AwsError('AlreadyExistsException', `An alias with the name ${aliasArn(alias)} already exists`);
+      }
+      const key = this.requireKey(target);
       if (key.state === 'PendingDeletion')
         throw new AwsError('KMSInvalidStateException', `${key.arn} is pending deletion.`);
       this.aliases.set(alias, key.id);
@@ -258,19 +360,22 @@ export class KmsSecretsEmulator {
     },
     'TrentService.DeleteAlias': (body) => {
       const alias = str(body, 'AliasName');
-      if (!this.aliases.delete(alias)) throw new AwsError('NotFoundException', `Alias ${alias} is not found.`);
+      if (!alias.startsWith('alias/')) throw new AwsError('ValidationException', 'Invalid identifier');
+      if (!this.aliases.delete(alias))
+        throw new AwsError('NotFoundException', `Alias ${aliasArn(alias)} is not found.`);
       return {};
     },
     'TrentService.ListAliases': (body) => {
-      const keyFilter = typeof body.KeyId === 'string' ? this.findKey(body.KeyId)?.id : undefined;
+      const keyFilter = body.KeyId === undefined ? undefined : this.requireKey(str(body, 'KeyId')).id;
       const Aliases = [...this.aliases.entries()]
         .filter(([, keyId]) => keyFilter === undefined || keyId === keyFilter)
         .map(([name, keyId]) => ({
           AliasName: name,
-          AliasArn: `arn:aws:kms:${REGION}:${ACCOUNT}:${name}`,
+          AliasArn: aliasArn(name),
           TargetKeyId: keyId,
         }));
-      return { Aliases, Truncated: false };
+      const { items, ...rest } = page(Aliases, body, 100);
+      return { Aliases: items, ...rest };
     },
     'TrentService.TagResource': (body) => {
       const key = this.requireKey(str(body, 'KeyId'));
@@ -282,7 +387,12 @@ export class KmsSecretsEmulator {
     },
     'TrentService.ListResourceTags': (body) => {
       const key = this.requireKey(str(body, 'KeyId'));
-      return { Tags: [...key.tags].map(([TagKey, TagValue]) => ({ TagKey, TagValue })), Truncated: false };
+      const { items, ...rest } = page(
+        [...key.tags].map(([TagKey, TagValue]) => ({ TagKey, TagValue })),
+        body,
+        50,
+      );
+      return { Tags: items, ...rest };
     },
     'TrentService.ScheduleKeyDeletion': (body) => {
       const key = this.requireKey(str(body, 'KeyId'));
@@ -327,6 +437,12 @@ export class KmsSecretsEmulator {
 
     'secretsmanager.CreateSecret': (body) => {
       const name = str(body, 'Name');
+      if (this.secrets.get(name)?.deletedDate) {
+        throw new AwsError(
+          'InvalidRequestException',
+          "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        );
+      }
       if (this.secrets.has(name))
         throw new AwsError(
           'ResourceExistsException',
@@ -376,17 +492,50 @@ export class KmsSecretsEmulator {
       };
     },
     'secretsmanager.DeleteSecret': (body) => {
-      const secret = this.requireSecret(str(body, 'SecretId'));
-      if (body.ForceDeleteWithoutRecovery !== true) {
-        throw new AwsError('InvalidParameterException', 'this emulator only supports ForceDeleteWithoutRecovery=true');
+      const id = str(body, 'SecretId');
+      const force = body.ForceDeleteWithoutRecovery === true;
+      const days = body.RecoveryWindowInDays === undefined ? undefined : Number(body.RecoveryWindowInDays);
+      if (days !== undefined && (!Number.isInteger(days) || days < 7 || days > 30)) {
+        throw new AwsError(
+          'InvalidParameterException',
+          'The RecoveryWindowInDays value must be between 7 and 30 days (inclusive).',
+        );
       }
-      this.secrets.delete(secret.name);
-      return { ARN: secret.arn, Name: secret.name, DeletionDate: seconds(new Date()) };
+      if (days !== undefined && force) {
+        throw new AwsError(
+          'InvalidParameterException',
+          "You can't use ForceDeleteWithoutRecovery in conjunction with RecoveryWindowInDays.",
+        );
+      }
+      const secret = this.findSecret(id);
+      // As in AWS (and moto): forcing the deletion of a secret that does not exist succeeds.
+      if (!secret && force) {
+        return {
+          ARN: `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:${id}`,
+          Name: id,
+          DeletionDate: seconds(new Date()),
+        };
+      }
+      const found = this.requireSecret(id, { deleted: true });
+      if (force) {
+        this.secrets.delete(found.name);
+        return { ARN: found.arn, Name: found.name, DeletionDate: seconds(new Date()) };
+      }
+      if (found.deletedDate) {
+        throw new AwsError(
+          'InvalidRequestException',
+          "You tried to perform the operation on a secret that's currently marked deleted.",
+        );
+      }
+      found.deletedDate = new Date();
+      const deletion = new Date(found.deletedDate.getTime() + (days ?? 30) * 86_400_000);
+      return { ARN: found.arn, Name: found.name, DeletionDate: seconds(deletion) };
     },
     'secretsmanager.ListSecrets': (body) => {
       const filters = (body.Filters as { Key: string; Values: string[] }[] | undefined) ?? [];
       const namePrefixes = filters.filter((f) => f.Key === 'name').flatMap((f) => f.Values);
       const all = [...this.secrets.values()]
+        .filter((s) => body.IncludePlannedDeletion === true || !s.deletedDate)
         .filter((s) => namePrefixes.length === 0 || namePrefixes.some((p) => s.name.startsWith(p)))
         .sort((a, b) => a.name.localeCompare(b.name));
       const max = typeof body.MaxResults === 'number' ? body.MaxResults : 100;

@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 
 /** A free loopback port, for servers that must know their port before they start (cognito-local's issuer). */
 export async function freePort(): Promise<number> {
@@ -13,3 +13,13 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+export const canConnect = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });

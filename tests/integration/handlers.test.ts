@@ -1,5 +1,5 @@
 import { AdminGetUserCommand, ListUsersCommand } from '@aws-sdk/client-cognito-identity-provider';
-import { DescribeKeyCommand } from '@aws-sdk/client-kms';
+import { CreateKeyCommand, DescribeKeyCommand } from '@aws-sdk/client-kms';
 import { GetSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { makeHandler as aggregateHandler } from '../../src/handlers/aggregate-results';
 import { makeHandler as cleanupHandler } from '../../src/handlers/delete-test-users';
@@ -190,12 +190,31 @@ describe('handlers against the local emulators', () => {
     expect(tolerant.verdict.passed).toBe(true);
   });
 
-  it('cleanup removes users, secrets and schedules the key; a re-run reports zeros', async () => {
+  it('cleanup removes users, secrets, the key and unaliased keys of the stack; a re-run reports zeros', async () => {
     const handler = cleanupHandler(() => runtime);
+    const keyTagged = async (stack: string) =>
+      (
+        await env.clients.kms.send(
+          new CreateKeyCommand({ Tags: stack ? [{ TagKey: 'apiloadtest:stack', TagValue: stack }] : [] }),
+        )
+      ).KeyMetadata?.KeyId as string;
+    const orphan = await keyTagged(runtime.config.stackName);
+    const otherStack = await keyTagged('apiloadtest-other');
+    const untagged = await keyTagged('');
     env.kmsSecrets.injectThrottling({ operation: 'DeleteSecret', count: 1 });
+    env.kmsSecrets.injectThrottling({ operation: 'ListResourceTags', count: 1 });
     const first = await handler({});
-    expect(first).toMatchObject({ usersDeleted: 3, secretsDeleted: 1, key: { keyId: plan.keyId, scheduled: true } });
+    expect(first).toMatchObject({
+      usersDeleted: 3,
+      secretsDeleted: 1,
+      key: { keyId: plan.keyId, scheduled: true },
+      orphanKeysScheduled: 1,
+      keyScanComplete: true,
+    });
     expect(env.kmsSecrets.keyState(plan.keyId)?.state).toBe('PendingDeletion');
+    expect(env.kmsSecrets.keyState(orphan)?.state).toBe('PendingDeletion');
+    expect(env.kmsSecrets.keyState(otherStack)?.state).toBe('Enabled');
+    expect(env.kmsSecrets.keyState(untagged)?.state).toBe('Enabled');
     const users = await env.clients.cognito.send(new ListUsersCommand({ UserPoolId: env.stack.userPoolId }));
     expect(users.Users).toEqual([]);
     expect(env.kmsSecrets.secretNames()).toEqual([]);
@@ -204,6 +223,15 @@ describe('handlers against the local emulators', () => {
       usersRemaining: 0,
       secretsDeleted: 0,
       key: { keyId: null, scheduled: false, deletionDate: null },
+      orphanKeysScheduled: 0,
+      keyScanComplete: true,
     });
+  });
+
+  it('cleanup refuses a misspelt field instead of deleting every test user', async () => {
+    const handler = cleanupHandler(() => runtime);
+    const before = new Map(env.kmsSecrets.calls);
+    await expect(handler({ NumberOfUser: '1' })).rejects.toMatchObject({ name: 'InvalidInput', field: 'NumberOfUser' });
+    expect(env.kmsSecrets.calls).toEqual(before);
   });
 });

@@ -2,11 +2,15 @@ import {
   CreateAliasCommand,
   CreateKeyCommand,
   DescribeKeyCommand,
+  GetKeyPolicyCommand,
   KMSClient,
+  ListAliasesCommand,
+  ListKeysCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import {
   CreateSecretCommand,
+  DeleteSecretCommand,
   GetSecretValueCommand,
   ListSecretsCommand,
   SecretsManagerClient,
@@ -105,6 +109,48 @@ describe('KMS + Secrets Manager emulator', () => {
     );
     expect(second.SecretList?.map((s) => s.Name)).toEqual(['page/3', 'page/4']);
     expect(second.NextToken).toBeUndefined();
+  });
+
+  // Where moto is laxer than AWS, the emulator keeps AWS's rules (see adapters-cross-check for the shared ones).
+  it('keeps the AWS rules moto does not check: policies, list paging, reserved aliases, deleted secrets', async () => {
+    await expect(kms.send(new CreateKeyCommand({ Policy: 'not json' }))).rejects.toMatchObject({
+      name: 'MalformedPolicyDocumentException',
+    });
+    const { KeyMetadata } = await kms.send(new CreateKeyCommand({ Policy: '{"Statement":[]}' }));
+    const keyId = KeyMetadata?.KeyId as string;
+    expect((await kms.send(new GetKeyPolicyCommand({ KeyId: keyId }))).Policy).toBe('{"Statement":[]}');
+    await expect(kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'other' }))).rejects.toMatchObject({
+      name: 'NotFoundException',
+    });
+    const firstPage = await kms.send(new ListKeysCommand({ Limit: 1 }));
+    expect(firstPage).toMatchObject({ Keys: [expect.anything()], Truncated: true });
+    const nextPage = await kms.send(new ListKeysCommand({ Limit: 1, Marker: firstPage.NextMarker }));
+    expect(nextPage.Keys?.[0]?.KeyId).not.toBe(firstPage.Keys?.[0]?.KeyId);
+    await expect(kms.send(new ListKeysCommand({ Marker: 'x' }))).rejects.toMatchObject({
+      name: 'InvalidMarkerException',
+    });
+    await expect(kms.send(new ListKeysCommand({ Limit: 0 }))).rejects.toMatchObject({ name: 'ValidationException' });
+    await expect(
+      kms.send(new CreateAliasCommand({ AliasName: 'alias/aws/mine', TargetKeyId: keyId })),
+    ).rejects.toMatchObject({ name: 'NotAuthorizedException' });
+    await expect(
+      kms.send(new ListAliasesCommand({ KeyId: '11111111-2222-3333-4444-555555555555' })),
+    ).rejects.toMatchObject({
+      name: 'NotFoundException',
+    });
+    await sm.send(new CreateSecretCommand({ Name: 'soft/s', KmsKeyId: keyId, SecretString: 'v' }));
+    await sm.send(new DeleteSecretCommand({ SecretId: 'soft/s', RecoveryWindowInDays: 7 }));
+    await expect(
+      sm.send(new CreateSecretCommand({ Name: 'soft/s', KmsKeyId: keyId, SecretString: 'v' })),
+    ).rejects.toMatchObject({ name: 'InvalidRequestException' });
+    await expect(
+      sm.send(
+        new DeleteSecretCommand({ SecretId: 'soft/s', RecoveryWindowInDays: 7, ForceDeleteWithoutRecovery: true }),
+      ),
+    ).rejects.toMatchObject({ name: 'InvalidParameterException' });
+    await expect(
+      sm.send(new DeleteSecretCommand({ SecretId: 'never/existed', ForceDeleteWithoutRecovery: true })),
+    ).resolves.toMatchObject({ Name: 'never/existed' });
   });
 
   it('injects throttling that the SDK sees as ThrottlingException', async () => {

@@ -85,11 +85,12 @@ describe('cognito adapter', () => {
 describe('kms adapter', () => {
   const kms = mockClient(KMSClient);
   const client = new KMSClient({ region: 'us-east-1' });
+  const options = { accountRootArn: 'arn:aws:iam::123456789012:root', retry: { sleep: async () => {} } };
   beforeEach(() => kms.reset());
 
   it('reuses an enabled key found by alias', async () => {
     kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'k1', KeyState: 'Enabled' } });
-    expect(await ensureUserSetKey(client, 'alias/s-test-users', 's')).toBe('k1');
+    expect(await ensureUserSetKey(client, 'alias/s-test-users', 's', options)).toBe('k1');
     expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(0);
   });
 
@@ -97,7 +98,7 @@ describe('kms adapter', () => {
     kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
     kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'k2' } });
     kms.on(CreateAliasCommand).resolves({});
-    expect(await ensureUserSetKey(client, 'alias/s-test-users', 's')).toBe('k2');
+    expect(await ensureUserSetKey(client, 'alias/s-test-users', 's', options)).toBe('k2');
     expect(kms.commandCalls(CreateKeyCommand)[0]?.args[0].input.Tags).toEqual([
       { TagKey: 'apiloadtest:stack', TagValue: 's' },
     ]);
@@ -107,10 +108,56 @@ describe('kms adapter', () => {
     });
   });
 
+  it('creates the key with an explicit policy that keeps the account in control, without bypassing the lockout check', async () => {
+    kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+    kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'k2' } });
+    await ensureUserSetKey(client, 'alias/s-test-users', 's', options);
+    const input = kms.commandCalls(CreateKeyCommand)[0]?.args[0].input;
+    expect(input?.BypassPolicyLockoutSafetyCheck).toBe(false);
+    expect(JSON.parse(input?.Policy ?? '{}').Statement).toEqual([
+      {
+        Sid: 'Enable IAM User Permissions',
+        Effect: 'Allow',
+        Principal: { AWS: 'arn:aws:iam::123456789012:root' },
+        Action: 'kms:*',
+        Resource: '*',
+      },
+    ]);
+  });
+
+  it('loses an alias race gracefully: schedules its own key and uses the winner', async () => {
+    kms
+      .on(DescribeKeyCommand)
+      .rejectsOnce(awsError('NotFoundException'))
+      .resolves({ KeyMetadata: { KeyId: 'winner', KeyState: 'Enabled' } });
+    kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'mine' } });
+    kms.on(CreateAliasCommand).rejects(awsError('AlreadyExistsException'));
+    kms.on(ScheduleKeyDeletionCommand).resolves({});
+    expect(await ensureUserSetKey(client, 'alias/a', 's', options)).toBe('winner');
+    expect(kms.commandCalls(CreateAliasCommand)).toHaveLength(1);
+    expect(kms.commandCalls(ScheduleKeyDeletionCommand)[0]?.args[0].input.KeyId).toBe('mine');
+  });
+
+  it('retries a throttled alias with the same key, and schedules that key when the alias never comes', async () => {
+    kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+    kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'k3' } });
+    kms.on(CreateAliasCommand).rejects(awsError('ThrottlingException'));
+    kms.on(ScheduleKeyDeletionCommand).resolves({});
+    await expect(
+      ensureUserSetKey(client, 'alias/a', 's', { ...options, retry: { ...options.retry, attempts: 3 } }),
+    ).rejects.toThrow('ThrottlingException');
+    expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(1);
+    expect(kms.commandCalls(CreateAliasCommand).map((c) => c.args[0].input.TargetKeyId)).toEqual(['k3', 'k3', 'k3']);
+    expect(kms.commandCalls(ScheduleKeyDeletionCommand)[0]?.args[0].input).toEqual({
+      KeyId: 'k3',
+      PendingWindowInDays: 7,
+    });
+  });
+
   it('moves the alias off a key pending deletion', async () => {
     kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'old', KeyState: 'PendingDeletion' } });
     kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'new' } });
-    expect(await ensureUserSetKey(client, 'alias/a', 's')).toBe('new');
+    expect(await ensureUserSetKey(client, 'alias/a', 's', options)).toBe('new');
     expect(kms.commandCalls(DeleteAliasCommand)).toHaveLength(1);
   });
 

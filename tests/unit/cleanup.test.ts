@@ -3,7 +3,14 @@ import {
   CognitoIdentityProviderClient,
   ListUsersCommand,
 } from '@aws-sdk/client-cognito-identity-provider';
-import { DeleteAliasCommand, DescribeKeyCommand, KMSClient, ScheduleKeyDeletionCommand } from '@aws-sdk/client-kms';
+import {
+  DeleteAliasCommand,
+  DescribeKeyCommand,
+  KMSClient,
+  ListKeysCommand,
+  ListResourceTagsCommand,
+  ScheduleKeyDeletionCommand,
+} from '@aws-sdk/client-kms';
 import { DeleteSecretCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { cleanupUserSet } from '../../src/lib/cleanup';
@@ -19,6 +26,7 @@ describe('cleanupUserSet', () => {
     kms: new KMSClient({}),
     secretPrefix: 's/test-users/',
     keyAlias: 'alias/s-test-users',
+    stackName: 's',
     cognitoRps: 10_000,
     retry: { sleep: async () => {} },
   };
@@ -26,6 +34,7 @@ describe('cleanupUserSet', () => {
     cognito.reset();
     sm.reset();
     kms.reset();
+    kms.on(ListKeysCommand).resolves({ Keys: [] });
   });
 
   it('finds every test user itself, deletes secrets with no recovery window, and schedules the key', async () => {
@@ -41,6 +50,8 @@ describe('cleanupUserSet', () => {
       usersRemaining: 0,
       secretsDeleted: 1,
       key: { keyId: 'k', scheduled: true, deletionDate: '2030-01-01T00:00:00.000Z' },
+      orphanKeysScheduled: 0,
+      keyScanComplete: true,
     });
     expect(sm.commandCalls(DeleteSecretCommand)[0]?.args[0].input).toEqual({
       SecretId: 's/test-users/shard-00000',
@@ -58,7 +69,46 @@ describe('cleanupUserSet', () => {
       usersRemaining: 0,
       secretsDeleted: 0,
       key: { keyId: null, scheduled: false, deletionDate: null },
+      orphanKeysScheduled: 0,
+      keyScanComplete: true,
     });
+  });
+
+  it('finds keys by the stack tag too, skipping other stacks, keys it may not read, and keys already scheduled', async () => {
+    cognito.on(ListUsersCommand).resolves({ Users: [] });
+    sm.on(ListSecretsCommand).resolves({ SecretList: [] });
+    kms
+      .on(ListKeysCommand)
+      .resolvesOnce({ Keys: [{ KeyId: 'orphan' }, { KeyId: 'other' }], Truncated: true, NextMarker: 'm' });
+    kms.on(ListKeysCommand, { Marker: 'm' }).resolves({ Keys: [{ KeyId: 'denied' }, { KeyId: 'gone' }] });
+    const tagged = (stack: string) => ({ Tags: [{ TagKey: 'apiloadtest:stack', TagValue: stack }] });
+    kms.on(ListResourceTagsCommand, { KeyId: 'orphan' }).resolves(tagged('s'));
+    kms.on(ListResourceTagsCommand, { KeyId: 'other' }).resolves(tagged('s2'));
+    kms.on(ListResourceTagsCommand, { KeyId: 'denied' }).rejects(awsError('AccessDeniedException'));
+    kms.on(ListResourceTagsCommand, { KeyId: 'gone' }).resolves(tagged('s'));
+    kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+    kms.on(DescribeKeyCommand, { KeyId: 'orphan' }).resolves({ KeyMetadata: { KeyId: 'orphan', KeyState: 'Enabled' } });
+    kms
+      .on(DescribeKeyCommand, { KeyId: 'gone' })
+      .resolves({ KeyMetadata: { KeyId: 'gone', KeyState: 'PendingDeletion' } });
+    kms.on(ScheduleKeyDeletionCommand).resolves({});
+    const result = await cleanupUserSet({ users: undefined }, deps);
+    expect(result).toMatchObject({ orphanKeysScheduled: 1, keyScanComplete: true });
+    expect(kms.commandCalls(ScheduleKeyDeletionCommand).map((c) => c.args[0].input)).toEqual([
+      { KeyId: 'orphan', PendingWindowInDays: 7 },
+    ]);
+  });
+
+  it('stops the key scan at its bound and says so', async () => {
+    cognito.on(ListUsersCommand).resolves({ Users: [] });
+    sm.on(ListSecretsCommand).resolves({ SecretList: [] });
+    kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+    const keys = Array.from({ length: 1_000 }, (_, i) => ({ KeyId: `k${i}` }));
+    kms.on(ListKeysCommand).resolves({ Keys: keys, Truncated: true, NextMarker: 'more' });
+    kms.on(ListResourceTagsCommand).resolves({ Tags: [] });
+    const result = await cleanupUserSet({ users: undefined }, deps);
+    expect(result).toMatchObject({ orphanKeysScheduled: 0, keyScanComplete: false });
+    expect(kms.commandCalls(ListResourceTagsCommand)).toHaveLength(2_000);
   });
 
   it('with a number, deletes loadtestuser0..N-1 and keeps secrets while other test users remain', async () => {

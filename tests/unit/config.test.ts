@@ -7,6 +7,7 @@ const complete = {
   [ENV.userPoolClientId]: 'client',
   [ENV.resultsBucket]: 'bucket',
   [ENV.targetUrl]: 'https://api.example.com/items',
+  [ENV.accountRootArn]: 'arn:aws:iam::123456789012:root',
 };
 
 describe('loadConfig', () => {
@@ -21,7 +22,7 @@ describe('loadConfig', () => {
   it('lists everything missing in one error', () => {
     expect(() => loadConfig({})).toThrow(ConfigError);
     expect(() => loadConfig({})).toThrow(
-      /LOADTEST_STACK_NAME is not set; LOADTEST_USER_POOL_ID is not set; LOADTEST_USER_POOL_CLIENT_ID is not set; LOADTEST_RESULTS_BUCKET is not set; LOADTEST_TARGET_URL is not set/,
+      /LOADTEST_STACK_NAME is not set; LOADTEST_USER_POOL_ID is not set; LOADTEST_USER_POOL_CLIENT_ID is not set; LOADTEST_RESULTS_BUCKET is not set; LOADTEST_TARGET_URL is not set; LOADTEST_ACCOUNT_ROOT_ARN is not set/,
     );
   });
 
@@ -32,6 +33,18 @@ describe('loadConfig', () => {
     ['https://h/?q=1', /query string/],
   ])('rejects target %s', (target, message) => {
     expect(() => loadConfig({ ...complete, [ENV.targetUrl]: target })).toThrow(message);
+  });
+
+  it.each(['123456789012', 'arn:aws:iam::123456789012:user/x', 'arn:aws:iam::12345:root'])(
+    'rejects account root ARN %s',
+    (arn) => {
+      expect(() => loadConfig({ ...complete, [ENV.accountRootArn]: arn })).toThrow(/LOADTEST_ACCOUNT_ROOT_ARN/);
+    },
+  );
+
+  it('accepts other partitions', () => {
+    const arn = 'arn:aws-cn:iam::123456789012:root';
+    expect(loadConfig({ ...complete, [ENV.accountRootArn]: arn }).accountRootArn).toBe(arn);
   });
 
   it('rejects a bad rate', () => {

@@ -11,6 +11,7 @@ const env = {
   LOADTEST_USER_POOL_CLIENT_ID: 'client',
   LOADTEST_RESULTS_BUCKET: 'bucket',
   LOADTEST_TARGET_URL: 'https://api.example.com/items',
+  LOADTEST_ACCOUNT_ROOT_ARN: 'arn:aws:iam::123456789012:root',
 };
 
 describe('plan-run handler', () => {
