@@ -80,7 +80,12 @@ export function formatCleanup(cleanup: CleanupResult): string {
     : 'no key';
   const remaining =
     cleanup.usersRemaining > 0 ? `, ${n(cleanup.usersRemaining)} test users remain (secrets and key kept)` : '';
-  return `cleanup    ${n(cleanup.usersDeleted)} users and ${n(cleanup.secretsDeleted)} secrets deleted, ${key}${remaining}`;
+  const orphans =
+    cleanup.orphanKeysScheduled > 0
+      ? `, ${n(cleanup.orphanKeysScheduled)} leftover stack keys scheduled for deletion`
+      : '';
+  const scan = cleanup.keyScanComplete ? '' : ' (key scan stopped early: run it again)';
+  return `cleanup    ${n(cleanup.usersDeleted)} users and ${n(cleanup.secretsDeleted)} secrets deleted, ${key}${orphans}${remaining}${scan}`;
 }
 
 /** A Lambda error's Cause is the JSON Lambda returns; show its message, not the JSON. */
