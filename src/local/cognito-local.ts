@@ -12,7 +12,8 @@ export interface CognitoLocal {
 
 const START_TIMEOUT_MS = 30_000;
 
-const canConnect = (port: number): Promise<boolean> =>
+/** Whether something accepts connections on the loopback port. */
+export const canConnect = (port: number): Promise<boolean> =>
   new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     socket.once('connect', () => {
