@@ -1,4 +1,5 @@
 import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseTargetUrl } from '../lib/config';
 import { InvalidInputError } from '../lib/errors';
@@ -33,7 +34,7 @@ Usage: npm run local -- [options]
   -h, --help           this text
 
 Each flag may be given once, except --header.
-Exit status: 0 success, 1 thresholds failed, 2 error, 130/143 stopped by SIGINT/SIGTERM.`;
+Exit status: 0 success, 1 thresholds failed, 2 error, 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP.`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -328,7 +329,8 @@ export function runCli(argv: readonly string[]): void {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
-    const code = signal === 'SIGINT' ? 130 : 143;
+    // 128 + the signal's number, as a shell reports a process the signal ended.
+    const code = 128 + (constants.signals[signal] ?? 15);
     // A second signal: stop waiting.
     if (stopping) process.exit(code);
     stopping = true;
@@ -336,8 +338,8 @@ export function runCli(argv: readonly string[]): void {
     setTimeout(() => process.exit(code), STOP_GRACE_MS).unref();
     void stopActiveRuns().finally(() => process.exit(code));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  // SIGHUP: the terminal closed.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   main(argv).then(
     // Once stopping, the run fails as its emulators go: the signal's exit code is the one that tells.
     (code) => stopping || process.exit(code),
