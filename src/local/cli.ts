@@ -5,6 +5,8 @@ import { parseTargetUrl } from '../lib/config';
 import { InvalidInputError } from '../lib/errors';
 import { DEFAULTS, LIMITS, parseRunInput, type RunInput } from '../lib/input';
 import { setLogSink } from '../lib/log';
+import { usersPerWorkerFor } from '../lib/plan';
+import { LOCAL_MAX_CONCURRENT_WORKERS } from './environment';
 import { formatCleanup, formatReport, progressLine, readableCause } from './format';
 import { type Progress, runLocal, stopActiveRuns } from './local-run';
 
@@ -190,6 +192,8 @@ export function parseCli(argv: readonly string[]): CliOptions {
   let run: RunInput;
   try {
     run = parseRunInput(input);
+    // The Plan's checks that need the concurrency budget (users per worker × concurrency, worker count).
+    usersPerWorkerFor(run, LOCAL_MAX_CONCURRENT_WORKERS);
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
     const prefix = `${error.field}: `;

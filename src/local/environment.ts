@@ -91,6 +91,9 @@ async function deployStack(clients: AwsClients, cognitoEndpoint: string): Promis
   return { userPoolId, clientId, bucket, issuer, jwksUrl: `${issuer}/.well-known/jwks.json` };
 }
 
+/** The Lambda concurrency budget the local plan assumes (the CLI checks --users-per-worker against it). */
+export const LOCAL_MAX_CONCURRENT_WORKERS = 800;
+
 /** What serverless.ts's provider.environment resolves to, for the local stack (a config test compares the keys). */
 export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId' | 'bucket'>, targetUrl: string): Env {
   return {
@@ -101,7 +104,7 @@ export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId
     [ENV.targetUrl]: targetUrl,
     // Emulators answer as fast as we ask; the cloud default protects Cognito's account quota.
     [ENV.cognitoWriteRps]: '500',
-    [ENV.maxConcurrentWorkers]: '800',
+    [ENV.maxConcurrentWorkers]: String(LOCAL_MAX_CONCURRENT_WORKERS),
   };
 }
 

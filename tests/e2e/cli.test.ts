@@ -25,6 +25,8 @@ describe('CLI flags', () => {
     [['--calls', '-1'], /^--calls: must be between 1 and 100000, got -1$/],
     [['--concurrency', '1000'], /^--concurrency: must be between 1 and 256/],
     [['--start-delay', '601'], /^--start-delay: must be between 0 and 600/],
+    [['--users-per-worker', '100', '--concurrency', '10'], /^--users-per-worker: 100 users per worker × 10/],
+    [['--users', '4000', '--concurrency', '256'], /^--concurrency: 5 users per worker × 256/],
     [['--timeout-ms', '0'], /^--timeout-ms: must be between 1 and 60000, got 0$/],
     [['--p95', 'abc'], /^--p95: must be a number, got "abc"$/],
     [['--max-error-rate', '2'], /^--max-error-rate: must be between 0 and 1, got 2$/],
