@@ -2,7 +2,7 @@ import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs'
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseTargetUrl } from '../lib/config';
-import { InvalidInputError } from '../lib/errors';
+import { type ErrorName, InvalidInputError } from '../lib/errors';
 import { DEFAULTS, LIMITS, parseRunInput, type RunInput } from '../lib/input';
 import { setLogSink } from '../lib/log';
 import { usersPerWorkerFor } from '../lib/plan';
@@ -10,7 +10,10 @@ import { LOCAL_MAX_CONCURRENT_WORKERS } from './environment';
 import { formatCleanup, formatReport, progressLine, readableCause } from './format';
 import { type Progress, runLocal, stopActiveRuns } from './local-run';
 
-export const EXIT = { ok: 0, thresholdsFailed: 1, error: 2 } as const;
+export const EXIT = { ok: 0, verdictFailed: 1, error: 2 } as const;
+
+/** Failed executions that are verdicts on a run that happened (exit 1), not tool errors (exit 2). */
+const VERDICTS: readonly string[] = ['NoResponses', 'WorkersFailed', 'ThresholdsFailed'] satisfies ErrorName[];
 
 const HELP = `apiloadtest local — run the real workflows against local emulators and a sample protected API
 
@@ -36,7 +39,7 @@ Usage: npm run local -- [options]
   -h, --help           this text
 
 Each flag may be given once, except --header.
-Exit status: 0 success, 1 thresholds failed, 2 error, 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP.`;
+Exit status: 0 passed, 1 the run failed its verdict (no response, failed workers, thresholds), 2 bad input or tool error, 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP.`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
@@ -196,9 +199,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     usersPerWorkerFor(run, LOCAL_MAX_CONCURRENT_WORKERS);
   } catch (error) {
     if (!(error instanceof InvalidInputError)) throw error;
-    const prefix = `${error.field}: `;
-    const reason = error.message.startsWith(prefix) ? error.message.slice(prefix.length) : error.message;
-    throw new UsageError(flagMessage(error, reason));
+    throw new UsageError(flagMessage(error, error.reason));
   }
   const thresholds = Object.fromEntries(Object.entries(run.thresholds).filter(([, v]) => v !== undefined));
   return {
@@ -305,7 +306,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
       return EXIT.error;
     }
-    if (result.failure?.error === 'ThresholdsFailed') return EXIT.thresholdsFailed;
+    if (result.failure && VERDICTS.includes(result.failure.error)) {
+      process.stderr.write(`apiloadtest: ${result.failure.error}: ${readableCause(result.failure.cause)}\n`);
+      return EXIT.verdictFailed;
+    }
     if (result.failure) {
       process.stderr.write(
         `apiloadtest: run failed: ${result.failure.error}: ${readableCause(result.failure.cause)}\n`,

@@ -148,7 +148,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
           progress.usersProvisioned += out.created + out.reused;
         }
       }
-      if (event.functionKey === 'runWorker') {
+      // RecordWorkerFailure invokes the same function to note a failed worker: not a worker of its own.
+      if (event.functionKey === 'runWorker' && event.state === 'RunWorker') {
         progress.phase = 'load';
         if (event.phase === 'start') progress.workersStarted++;
         else progress.workersFinished++;
