@@ -1,15 +1,15 @@
 #!/usr/bin/env node
 
-// Runs the TypeScript CLI through tsx, so the installed bin and `npm run local` run the same code.
-const { spawnSync } = require('node:child_process');
+// Runs the TypeScript CLI in this process (tsx's loader registered here, as `node --import tsx` does), so
+// a SIGINT or SIGTERM sent to this PID reaches the CLI's handlers: a child process would be orphaned and
+// finish the load.
+const { pathToFileURL } = require('node:url');
 const { join } = require('node:path');
 
-const tsx = require.resolve('tsx/cli');
-const result = spawnSync(
-  process.execPath,
-  [tsx, join(__dirname, '..', 'src', 'local', 'cli.ts'), ...process.argv.slice(2)],
-  {
-    stdio: 'inherit',
+import(pathToFileURL(require.resolve('tsx')).href).then(
+  () => require(join(__dirname, '..', 'src', 'local', 'cli.ts')).runCli(process.argv.slice(2)),
+  (error) => {
+    process.stderr.write(`apiloadtest: cannot load tsx: ${error.message}\n`);
+    process.exit(2);
   },
 );
-process.exit(result.status ?? 2);

@@ -28,10 +28,13 @@ export class AppError extends Error {
 /** Bad execution input: `field` is the dotted path of the offending field. */
 export class InvalidInputError extends AppError {
   readonly field: string;
+  /** The message without the field: callers that name the field their own way (CLI flags) use this. */
+  readonly reason: string;
 
   constructor(field: string, reason: string) {
     super('InvalidInput', `${field}: ${reason}`);
     this.field = field;
+    this.reason = reason;
   }
 }
 

@@ -27,9 +27,11 @@ export async function startCognitoLocal(workDir: string): Promise<CognitoLocal> 
       TokenConfig: { IssuerDomain: endpoint },
       ServerConfig: { port, hostname: '127.0.0.1' },
     }),
+    { mode: 0o600 },
   );
   const bin = require.resolve('cognito-local/lib/bin/start.js');
-  const guard = `process.on('disconnect', () => process.exit(0)); require(${JSON.stringify(bin)});`;
+  // umask 077: its database holds the test users' passwords in plain text, readable by the owner only.
+  const guard = `process.umask(0o077); process.on('disconnect', () => process.exit(0)); require(${JSON.stringify(bin)});`;
   const child: ChildProcess = spawn(process.execPath, ['-e', guard], {
     cwd: workDir,
     env: { PATH: process.env.PATH, PORT: String(port), HOST: '127.0.0.1' },
@@ -39,7 +41,16 @@ export async function startCognitoLocal(workDir: string): Promise<CognitoLocal> 
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-2000);
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // The IPC guard ends it only once this process is gone, too late for the exit handler that removes its
+  // directory: killed ahead of that handler (prepended, as that one is registered first).
+  const killOnExit = () => child.kill('SIGKILL');
+  process.prependOnceListener('exit', killOnExit);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      process.removeListener('exit', killOnExit);
+      resolve();
+    }),
+  );
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
@@ -92,6 +92,9 @@ export async function deployStack(clients: AwsClients, cognitoEndpoint: string):
   return { userPoolId, clientId, bucket, issuer, jwksUrl: `${issuer}/.well-known/jwks.json` };
 }
 
+/** The Lambda concurrency budget the local plan assumes (the CLI checks --users-per-worker against it). */
+export const LOCAL_MAX_CONCURRENT_WORKERS = 800;
+
 /** What serverless.ts's provider.environment resolves to, for the local stack (a config test compares the keys). */
 export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId' | 'bucket'>, targetUrl: string): Env {
   return {
@@ -102,42 +105,114 @@ export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId
     [ENV.targetUrl]: targetUrl,
     // Emulators answer as fast as we ask; the cloud default protects Cognito's account quota.
     [ENV.cognitoWriteRps]: '500',
-    [ENV.maxConcurrentWorkers]: '800',
+    [ENV.maxConcurrentWorkers]: String(LOCAL_MAX_CONCURRENT_WORKERS),
     [ENV.accountRootArn]: `arn:aws:iam::${EMULATED_ACCOUNT}:root`,
   };
 }
 
+const WORK_DIR_PREFIX = 'apiloadtest-';
+/** Marks a work dir as ours and names the process that owns it, so a later run can tell it is stale. */
+const PID_FILE = 'apiloadtest.pid';
+
+/** Environments not yet stopped, including those still starting (a signal may arrive at any point). */
+const running = new Set<() => Promise<void>>();
+/** Work dirs not yet removed: removed synchronously on exit, whatever ends the process. */
+const liveDirs = new Set<string>();
+let exitHook = false;
+
+function removeOnExit(dir: string): void {
+  if (!exitHook) {
+    exitHook = true;
+    process.on('exit', () => {
+      for (const d of liveDirs) rmSync(d, { recursive: true, force: true });
+    });
+  }
+  liveDirs.add(dir);
+}
+
+/** Stops every environment of this process, started or still starting (the CLI calls it on a signal). */
+export async function stopLocalEnvironments(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop().catch(() => undefined)));
+}
+
+const isAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, but another user's.
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Removes the work dirs that killed runs left behind (cognito-local's database holds the test users'
+ * passwords in plain text). Only dirs carrying our pid file, owned by this user, whose process is gone.
+ */
+export function removeStaleWorkDirs(parent: string = tmpdir()): string[] {
+  const removed: string[] = [];
+  for (const name of readdirSync(parent)) {
+    if (!name.startsWith(WORK_DIR_PREFIX)) continue;
+    const dir = join(parent, name);
+    let pid: number;
+    try {
+      if (statSync(dir).uid !== process.getuid?.()) continue;
+      pid = Number(readFileSync(join(dir, PID_FILE), 'utf8'));
+    } catch {
+      continue;
+    }
+    if (!Number.isSafeInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) continue;
+    rmSync(dir, { recursive: true, force: true });
+    removed.push(dir);
+  }
+  return removed;
+}
+
 /**
  * Starts the emulators on free loopback ports and creates the stack's resources in them. Everything
- * lives in a temporary directory that stop() removes; stop() is safe to call more than once.
+ * lives in a temporary directory (mode 0700) that stop() removes, and that is removed on exit if stop()
+ * never ran; stop() is safe to call more than once.
  */
 export async function startLocalEnvironment(): Promise<LocalEnvironment> {
-  const workDir = mkdtempSync(join(tmpdir(), 'apiloadtest-'));
+  removeStaleWorkDirs();
+  // mkdtemp creates the directory with mode 0700.
+  const workDir = mkdtempSync(join(tmpdir(), WORK_DIR_PREFIX));
+  removeOnExit(workDir);
+  writeFileSync(join(workDir, PID_FILE), String(process.pid), { mode: 0o600 });
   const stops: (() => Promise<void>)[] = [];
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
+    running.delete(stop);
     for (const fn of stops.reverse()) await fn().catch(() => undefined);
     rmSync(workDir, { recursive: true, force: true });
+    liveDirs.delete(workDir);
+  };
+  running.add(stop);
+  // A stop() during start-up (Ctrl-C) must also stop what is started after it.
+  const own = async (stopIt: () => Promise<void>) => {
+    if (!stopped) return void stops.push(stopIt);
+    await stopIt().catch(() => undefined);
+    throw new Error('the local environment was stopped while starting');
   };
   try {
     const kmsSecrets = new KmsSecretsEmulator();
     const kmsEndpoint = await kmsSecrets.start();
-    stops.push(() => kmsSecrets.stop());
+    await own(() => kmsSecrets.stop());
 
     const s3Port = await freePort();
     const s3 = new S3rver({ address: '127.0.0.1', port: s3Port, silent: true, directory: join(workDir, 's3') });
     await s3.run();
-    stops.push(() => s3.close());
+    await own(() => s3.close());
     const s3Endpoint = `http://127.0.0.1:${s3Port}`;
 
     const cognito: CognitoLocal = await startCognitoLocal(join(workDir, 'cognito'));
-    stops.push(() => cognito.stop());
+    await own(() => cognito.stop());
 
     const endpoints = { cognito: cognito.endpoint, s3: s3Endpoint, kms: kmsEndpoint, secrets: kmsEndpoint };
     const clients = createClients({ region: REGION, credentials: CREDENTIALS, endpoints });
-    stops.push(async () => {
+    await own(async () => {
       for (const c of Object.values(clients)) c.destroy();
     });
     const stack = await deployStack(clients, cognito.endpoint);

@@ -1,9 +1,9 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { getJson, reportKeys } from '../lib/aws/results';
 import type { CleanupResult } from '../lib/cleanup';
-import { createRuntime } from '../lib/deps';
+import { createRuntime, type Runtime } from '../lib/deps';
 import type { Report } from '../lib/report/report';
-import { type LocalEnvironment, startLocalEnvironment } from './environment';
+import { type LocalEnvironment, startLocalEnvironment, stopLocalEnvironments } from './environment';
 import { JwtVerifier } from './jwt-verifier';
 import { type SampleApi, startSampleApi } from './sample-api';
 import { type ExecutionFailure, type InvocationEvent, runStateMachine } from './workflow-runner';
@@ -75,9 +75,19 @@ export const localStartDelay = (users: number): number => 1 + Math.ceil(users / 
 /** Stops of runs in progress, for Ctrl-C: see stopActiveRuns(). */
 const active = new Set<() => Promise<void>>();
 
-/** Stops every emulator and server of runs still in progress (the CLI calls it on SIGINT/SIGTERM). */
+/** Stops every emulator and server of runs still in progress or starting (the CLI calls it on SIGINT/SIGTERM). */
 export async function stopActiveRuns(): Promise<void> {
-  await Promise.all([...active].map((stop) => stop().catch(() => undefined)));
+  await Promise.all([...active, stopLocalEnvironments].map((stop) => stop().catch(() => undefined)));
+}
+
+/** report.json of a run, or undefined when the run stopped before Aggregate wrote one. */
+async function readReport(runtime: Runtime, runId: string): Promise<Report | undefined> {
+  try {
+    return await getJson<Report>(runtime.results, reportKeys(runId).json);
+  } catch (error) {
+    if ((error as Error).name === 'NoSuchKey') return undefined;
+    throw error;
+  }
 }
 
 /**
@@ -138,7 +148,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
           progress.usersProvisioned += out.created + out.reused;
         }
       }
-      if (event.functionKey === 'runWorker') {
+      // RecordWorkerFailure invokes the same function to note a failed worker: not a worker of its own.
+      if (event.functionKey === 'runWorker' && event.state === 'RunWorker') {
         progress.phase = 'load';
         if (event.phase === 'start') progress.workersStarted++;
         else progress.workersFinished++;
@@ -165,11 +176,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       onInvoke,
     });
     const failure = outcome.status === 'FAILED' ? { error: outcome.error, cause: outcome.cause } : undefined;
-    // report.json exists whenever Aggregate ran, including when thresholds failed.
-    let report: Report | undefined;
-    if (outcome.status === 'SUCCEEDED' || outcome.error === 'ThresholdsFailed') {
-      report = await getJson<Report>(runtime.results, reportKeys(runId).json);
-    }
+    // Aggregate writes report.json before any verdict, failed thresholds or failed workers included.
+    const report = await readReport(runtime, runId);
     let cleanup: CleanupResult | undefined;
     let cleanupFailure: ExecutionFailure | undefined;
     if (!options.keep) {

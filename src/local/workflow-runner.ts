@@ -38,6 +38,7 @@ interface TaskBinding {
 
 interface AslState {
   Type: string;
+  TimeoutSeconds?: number;
   Parameters?: { FunctionName?: { 'Fn::GetAtt'?: [string, string] } };
   ItemProcessor?: { States: Record<string, AslState> };
   Iterator?: { States: Record<string, AslState> };
@@ -98,6 +99,40 @@ export interface ExecutionFailure {
   readonly cause: string;
 }
 
+/**
+ * Lambda's own timeout through `lambda:invoke`: the function is cut off and Step Functions reports
+ * Lambda.Unknown, since the runtime returns no error type (Step Functions guide, "Handle Lambda service
+ * exceptions": unhandled errors, function timeouts included, are reported as Lambda.Unknown).
+ */
+class LambdaTimeoutError extends Error {
+  constructor(seconds: number) {
+    const payload = JSON.stringify({ errorMessage: `Task timed out after ${seconds.toFixed(2)} seconds` });
+    super(
+      `The cause could not be determined because Lambda did not return an error type. Returned payload: ${payload}`,
+    );
+    this.name = 'Lambda.Unknown';
+  }
+}
+
+/** Resolves with the work, or rejects with onTimeout() once ms have passed; the work itself runs on. */
+function withTimeout<T>(work: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([work, expired]).finally(() => clearTimeout(timer));
+}
+
+export interface RunnerTimeouts {
+  /**
+   * Multiplies every Task's TimeoutSeconds and every function's timeout, so a test can see a hang become
+   * a timed-out Task in milliseconds without editing the ASL. Default 1.
+   */
+  readonly scale?: number;
+  /** A function's timeout in seconds instead of the one sls/functions.ts deploys (before scaling). */
+  readonly functionSeconds?: Partial<Record<FunctionKey, number>>;
+}
+
 export type ExecutionOutcome =
   | { readonly status: 'SUCCEEDED'; readonly output: Json }
   | ({ readonly status: 'FAILED' } & ExecutionFailure);
@@ -110,11 +145,17 @@ export type ExecutionOutcome =
 export async function runStateMachine(
   key: StateMachineKey,
   input: Json,
-  options: { runtime: () => Runtime; executionName: string; onInvoke?: (event: InvocationEvent) => void },
+  options: {
+    runtime: () => Runtime;
+    executionName: string;
+    onInvoke?: (event: InvocationEvent) => void;
+    timeouts?: RunnerTimeouts;
+  },
 ): Promise<ExecutionOutcome> {
   const definition = readYaml(STATE_MACHINE_FILES[key]) as unknown as StateMachineDefinition & {
     States: Record<string, AslState>;
   };
+  const scale = options.timeouts?.scale ?? 1;
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const binding of taskBindings(definition)) {
     const handler = loadHandlerModule(binding.functionKey).makeHandler(options.runtime);
@@ -123,21 +164,32 @@ export async function runStateMachine(
       options.onInvoke?.({ ...binding, phase: 'start', input: payload });
       try {
         const startedAt = Date.now();
-        const timeoutMs = functions[binding.functionKey].timeout * 1000;
+        const seconds =
+          options.timeouts?.functionSeconds?.[binding.functionKey] ?? functions[binding.functionKey].timeout;
+        const timeoutMs = seconds * 1000 * scale;
         const context: LambdaContext = {
           functionName: binding.functionKey,
           getRemainingTimeInMillis: () => Math.max(0, timeoutMs - (Date.now() - startedAt)),
         };
-        const output = JSON.parse(JSON.stringify((await handler(payload, context)) ?? null));
+        // Lambda would also stop the function; in-process it runs on, its result ignored.
+        const result = await withTimeout(handler(payload, context), timeoutMs, () => new LambdaTimeoutError(seconds));
+        const output = JSON.parse(JSON.stringify(result ?? null));
         options.onInvoke?.({ ...binding, phase: 'end', input: payload, output });
         return { Payload: output, StatusCode: 200 };
       } catch (error) {
         options.onInvoke?.({ ...binding, phase: 'error', input: payload });
+        if (error instanceof LambdaTimeoutError) throw error;
         throw new LambdaFunctionError(error);
       }
     };
   }
-  const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
+  const validationOptions = { checkArn: true, checkPaths: true };
+  // The library applies each Task's TimeoutSeconds (States.Timeout). A scaled copy runs when asked: its
+  // fractional seconds fail the schema, so the file's own definition is the one validated.
+  let machine = new StateMachine(definition, { validationOptions });
+  if (scale !== 1) {
+    machine = new StateMachine(scaleTaskTimeouts(definition, scale), { validationOptions: { noValidate: true } });
+  }
   // The context object: $$.State.EnteredTime is read when a state evaluates it, as in AWS.
   const context = {
     Execution: {
@@ -165,6 +217,20 @@ export async function runStateMachine(
     }
     throw error;
   }
+}
+
+function scaleTaskTimeouts<T>(definition: T, scale: number): T {
+  const copy = JSON.parse(JSON.stringify(definition)) as { States: Record<string, AslState> };
+  const visit = (states: Record<string, AslState>) => {
+    for (const state of Object.values(states)) {
+      if (state.TimeoutSeconds !== undefined) state.TimeoutSeconds *= scale;
+      if (state.ItemProcessor) visit(state.ItemProcessor.States);
+      if (state.Iterator) visit(state.Iterator.States);
+      for (const branch of state.Branches ?? []) visit(branch.States);
+    }
+  };
+  visit(copy.States);
+  return copy as T;
 }
 
 /** Locally a retried state waits 50 ms instead of seconds: emulators throttle on demand, not by load. */

@@ -6,7 +6,8 @@ import { ROOT } from '../../sls/definitions';
 import { parseCli } from '../../src/local/cli';
 
 const cli = (args: string[]) =>
-  spawnSync(process.execPath, [require.resolve('tsx/cli'), join(ROOT, 'src/local/cli.ts'), ...args], {
+  // As package.json's `local` script runs it.
+  spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/local/cli.ts'), ...args], {
     cwd: ROOT,
     encoding: 'utf8',
     timeout: 120_000,
@@ -19,15 +20,38 @@ describe('CLI flags', () => {
   });
 
   it.each([
-    [['--users', '0'], /--users must be between 1 and 10000, got 0/],
-    [['--users', 'abc'], /--users must be a whole number, got "abc"/],
-    [['--calls', '-1'], /--calls must be a whole number/],
-    [['--target', 'ftp://x'], /--target must use http or https/],
-    [['--target', 'http://10.0.0.1:8080/'], /--target must be a loopback address/],
-    [['--max-error-rate', '2'], /--max-error-rate must be a number between 0 and 1/],
+    [['--users', '0'], /^--users: must be between 1 and 10000, got 0$/],
+    [['--users', 'abc'], /^--users: must be a whole number, got "abc"$/],
+    [['--calls', '-1'], /^--calls: must be between 1 and 100000, got -1$/],
+    [['--concurrency', '1000'], /^--concurrency: must be between 1 and 256/],
+    [['--start-delay', '601'], /^--start-delay: must be between 0 and 600/],
+    [['--users-per-worker', '100', '--concurrency', '10'], /^--users-per-worker: 100 users per worker × 10/],
+    [['--users', '4000', '--concurrency', '256'], /^--concurrency: 5 users per worker × 256/],
+    [['--timeout-ms', '0'], /^--timeout-ms: must be between 1 and 60000, got 0$/],
+    [['--p95', 'abc'], /^--p95: must be a number, got "abc"$/],
+    [['--max-error-rate', '2'], /^--max-error-rate: must be between 0 and 1, got 2$/],
+    [['--path', 'items'], /^--path: must start with "\/"/],
+    [['--path', '/a b'], /^--path: must be printable ASCII with no spaces/],
+    [['--path', '/\u65e5\u672c'], /^--path: .*percent-encoded: \/%E6%97%A5%E6%9C%AC/],
+    [['--header', 'expect: 100-continue'], /^--header "expect": is a hop-by-hop header/],
+    [['--header', 'Authorization: Bearer x'], /^--header "Authorization": is set by the worker/],
+    [['--header', 'bad name: x'], /^--header "bad name": is not a valid header name$/],
+    [['--header', 'no-colon'], /^--header: must be "name: value", got "no-colon"$/],
+    [['--header', 'X-A: 1', '--header', 'x-a: 2'], /^--header "x-a": is given more than once$/],
+    [['--users', '10', '--users', '1000'], /^--users: is given more than once$/],
+    [['--keep', '--keep'], /^--keep: is given more than once$/],
+    [['--target', 'ftp://x'], /^--target: must use http or https/],
+    [['--target', 'http://10.0.0.1:8080/'], /^--target: must be a loopback address/],
     [['--bogus'], /Unknown option '--bogus'/],
   ])('refuses %j naming the flag', (args, message) => {
     expect(() => parseCli(args)).toThrow(message);
+  });
+
+  it('builds the request section from --path, repeated --header and --timeout-ms', () => {
+    const options = parseCli(['--path', '/items?x=1', '--header', 'X-A: 1', '--header', 'Accept:  text/plain ']);
+    expect(options.request).toEqual({ path: '/items?x=1', headers: { 'X-A': '1', Accept: 'text/plain' } });
+    expect(parseCli(['--timeout-ms', '2500']).request).toEqual({ timeoutMs: 2500 });
+    expect(parseCli([]).request).toBeUndefined();
   });
 
   it('accepts a loopback target', () => {
@@ -46,9 +70,25 @@ describe('npm run local as a process', () => {
   it('refuses bad flags with exit 2 and a one-line reason, before starting anything', () => {
     const run = cli(['--users', '0']);
     expect(run.status).toBe(2);
-    expect(run.stderr).toContain('--users must be between 1 and 10000');
+    expect(run.stderr).toContain('--users: must be between 1 and 10000');
     expect(run.stderr).not.toMatch(/\n\s+at /);
     expect(run.stdout).toBe('');
+  });
+
+  it('refuses an unwritable --json or --html before starting anything', () => {
+    for (const args of [
+      ['--json', join(dir, 'missing-dir', 'report.json')],
+      ['--html', dir],
+    ]) {
+      const run = cli(args);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(/^apiloadtest: --(json|html): cannot write/);
+      expect(run.stderr).not.toContain('starting emulators');
+    }
+    // The check leaves no empty file behind.
+    const file = join(dir, 'probe.json');
+    expect(cli(['--json', file, '--users', '0']).status).toBe(2);
+    expect(existsSync(file)).toBe(false);
   });
 
   it('runs, prints the report, writes --json and exits 1 when a threshold fails', () => {

@@ -255,7 +255,7 @@ describe('fault matrix: npm run local against a target that counts', () => {
       } else res.socket?.destroy();
     });
     try {
-      const run = await runCli([...base, '--concurrency', '1', '--target', target.url], dir);
+      const run = await runCli(['--users', '2', '--calls', '10', '--concurrency', '1', '--target', target.url], dir);
       expect(run.code).toBe(0);
       expectCountsMatch(run.report, target);
       expect(run.report?.requests).toMatchObject({ total: 20, responses: 7, ok: 7, failed: 13 });
