@@ -1,30 +1,45 @@
-import { closeSync, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { parseArgs } from 'node:util';
 import { parseTargetUrl } from '../lib/config';
 import { type ErrorName, InvalidInputError } from '../lib/errors';
-import { DEFAULTS, LIMITS, parseRunInput, type RunInput } from '../lib/input';
+import { DEFAULTS, LIMITS, parseRunInput } from '../lib/input';
 import { setLogSink } from '../lib/log';
-import { usersPerWorkerFor } from '../lib/plan';
+import { checkFitsLambda, startDelayFor, usersPerWorkerFor } from '../lib/plan';
+import { renderHtml } from '../lib/report/html';
 import { LOCAL_MAX_CONCURRENT_WORKERS } from './environment';
 import { formatCleanup, formatReport, progressLine, readableCause } from './format';
-import { type Progress, runLocal, stopActiveRuns } from './local-run';
+import { type Progress, requestStop, runLocal, stopActiveRuns } from './local-run';
 
 export const EXIT = { ok: 0, verdictFailed: 1, error: 2 } as const;
 
 /** Failed executions that are verdicts on a run that happened (exit 1), not tool errors (exit 2). */
-const VERDICTS: readonly string[] = ['NoResponses', 'WorkersFailed', 'ThresholdsFailed'] satisfies ErrorName[];
+const VERDICTS: readonly string[] = [
+  'NoResponses',
+  'Stopped',
+  'WorkersFailed',
+  'ThresholdsFailed',
+] satisfies ErrorName[];
 
 const HELP = `apiloadtest local — run the real workflows against local emulators and a sample protected API
 
 Usage: npm run local -- [options]
 
+  --input FILE         an execution input (JSON), as for sls invoke stepf --data; flags override its fields
   --users N            test users, one worker each (default 10, max ${LIMITS.maxUsers})
-  --calls N            requests per user (default 20, max ${LIMITS.maxCallsPerUser})
-  --concurrency N      requests in flight per user (default 1, max ${LIMITS.maxConcurrencyPerUser})
+  --calls N            requests per user: the iterations model (default 20, max ${LIMITS.maxCallsPerUser})
+  --concurrency N      requests in flight per user, iterations and duration (default 1, max ${LIMITS.maxConcurrencyPerUser})
+  --duration S         each user sends for S seconds (with --rate: the rate's duration)
+  --rate R             open model: each user starts R requests/s for --duration S
+  --stages S:R,...     open model: per-user rate ramps, e.g. 60:50,300:50,60:0 (seconds:target)
+  --max-in-flight M    open models: requests in flight per user (default: the peak rate, at least 4)
+  --max-queue-ms MS    open models: drop a request still waiting this long for a slot (default 1000)
+  --ramp-up S          spread user start times evenly over S seconds
   --users-per-worker N users one worker Lambda runs (default: 1, more past 800 users)
   --target URL         a loopback API to load instead of the sample one (http://127.0.0.1:PORT/path)
+  --method M           request method (default GET)
   --path PATH          request path appended to the target (default none)
+  --body TEXT          request body (JSON is sent as application/json)
   --header 'NAME: V'   a request header; repeat for more
   --timeout-ms MS      per-request timeout (default ${DEFAULTS.timeoutMs}, max ${LIMITS.maxTimeoutMs})
   --start-delay S      seconds between fan-out and the start barrier (default 1 + 1 per 50 users)
@@ -38,23 +53,19 @@ Usage: npm run local -- [options]
   --verbose            show stack traces on errors
   -h, --help           this text
 
-Each flag may be given once, except --header.
-Exit status: 0 passed, 1 the run failed its verdict (no response, failed workers, thresholds), 2 bad input or tool error, 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP.`;
+Each flag may be given once, except --header. Ctrl-C during the load stops it (the stop switch): the
+run still aggregates, reports (stopped) and cleans up; a second Ctrl-C stops at once.
+Exit status: 0 passed, 1 the run failed its verdict (no response, stopped, failed workers, thresholds),
+2 bad input or tool error, 130/143/129 ended at once by a second SIGINT/SIGTERM/SIGHUP.`;
 
 export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
 export interface CliOptions {
-  users: number;
-  calls: number;
-  concurrency: number | undefined;
-  usersPerWorker: number | undefined;
+  /** The execution input the flags (and --input) describe, already judged by parseRunInput. */
+  input: Record<string, unknown>;
   target: string | undefined;
-  startDelay: number | undefined;
-  /** The execution input's `request` section, as given (path, headers, timeoutMs). */
-  request: Record<string, unknown> | undefined;
-  thresholds: Record<string, number> | undefined;
   json: string | undefined;
   html: string | undefined;
   keep: boolean;
@@ -63,7 +74,16 @@ export interface CliOptions {
 }
 
 const OPTIONS = {
+  input: { type: 'string' },
   users: { type: 'string' },
+  duration: { type: 'string' },
+  rate: { type: 'string' },
+  stages: { type: 'string' },
+  'max-in-flight': { type: 'string' },
+  'max-queue-ms': { type: 'string' },
+  'ramp-up': { type: 'string' },
+  method: { type: 'string' },
+  body: { type: 'string' },
   calls: { type: 'string' },
   concurrency: { type: 'string' },
   'users-per-worker': { type: 'string' },
@@ -93,7 +113,17 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   'users.ConcurrencyPerUser': '--concurrency',
   'users.UsersPerWorker': '--users-per-worker',
   'users.StartDelaySeconds': '--start-delay',
+  'load.iterations': '--calls',
+  'load.concurrency': '--concurrency',
+  'load.durationSeconds': '--duration',
+  'load.ratePerSecond': '--rate',
+  'load.stages': '--stages',
+  'load.maxInFlight': '--max-in-flight',
+  'load.maxQueueMs': '--max-queue-ms',
+  'load.rampUpSeconds': '--ramp-up',
+  'request.method': '--method',
   'request.path': '--path',
+  'request.body': '--body',
   'request.headers': '--header',
   'request.timeoutMs': '--timeout-ms',
   'thresholds.p95Ms': '--p95',
@@ -102,12 +132,147 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   'thresholds.minThroughputRps': '--min-rps',
 };
 
-/** The parser's message with the flag's name for the field's: `request.path: …` -> `--path: …`. */
-function flagMessage(error: InvalidInputError, reason: string): string {
+/**
+ * The parser's message with the flag's name for the field's (`request.path: …` -> `--path: …`) when a
+ * flag set it; a field that came from --input keeps its name and says so.
+ */
+function flagMessage(error: InvalidInputError, reason: string, fromFlags: ReadonlySet<string>): string {
   const header = /^request\.headers\.(.+)$/.exec(error.field)?.[1];
-  if (header !== undefined) return `--header "${header}": ${reason}`;
-  const flag = FLAG_OF_FIELD[error.field];
-  return flag ? `${flag}: ${reason}` : `${error.field}: ${reason}`;
+  if (header !== undefined && fromFlags.has('header')) return `--header "${header}": ${reason}`;
+  const field = error.field.replace(/\[\d+\].*$/, '');
+  const flag = FLAG_OF_FIELD[field];
+  if (flag && fromFlags.has(flag.slice(2))) return `${flag}: ${reason}`;
+  return fromFlags.has('input') ? `--input: ${error.field}: ${reason}` : `${flag ?? error.field}: ${reason}`;
+}
+
+/** `--stages 60:50,300:50,60:0` -> the `stages` model's list. */
+function parseStagesFlag(value: string): { durationSeconds: string; target: string }[] {
+  return value.split(',').map((part) => {
+    const match = /^\s*([^:\s]+)\s*:\s*([^:\s]+)\s*$/.exec(part);
+    if (!match)
+      throw new UsageError(
+        `--stages: must be SECONDS:RATE pairs separated by commas, e.g. 60:50,300:50,60:0; got "${part}"`,
+      );
+    return { durationSeconds: match[1] ?? '', target: match[2] ?? '' };
+  });
+}
+
+function readInputFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new UsageError(
+      `--input: cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--input: "${file}" is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new UsageError(`--input: "${file}" must hold a JSON object (an execution input)`);
+  return parsed as Record<string, unknown>;
+}
+
+type Section = Record<string, unknown>;
+const section = (input: Section, name: string): Section => {
+  const value = input[name];
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Section) } : {};
+};
+/** Sets the fields given (not undefined), keeping the rest. */
+const withGiven = (base: Section, entries: Section): Section => {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(entries)) if (value !== undefined) out[key] = value;
+  return out;
+};
+
+/**
+ * The execution input: --input's, with each flag given overriding its field. A model flag (--duration,
+ * --rate, --stages) replaces the file's load; --calls and --concurrency keep the seed's form when
+ * there is no load model.
+ */
+function buildInput(values: ReturnType<typeof readArgs>['values']): Section {
+  const input: Section = values.input === undefined ? {} : readInputFile(values.input);
+  const users = withGiven(section(input, 'users'), {
+    NumberOfUsers: values.users,
+    UsersPerWorker: values['users-per-worker'],
+    StartDelaySeconds: values['start-delay'],
+  });
+  let load: Section | undefined = input.load === undefined ? undefined : section(input, 'load');
+  const openOptions = { maxInFlight: values['max-in-flight'], maxQueueMs: values['max-queue-ms'] };
+  if (values.rate !== undefined) {
+    load = withGiven({ model: 'rate', ratePerSecond: values.rate, durationSeconds: values.duration }, openOptions);
+  } else if (values.stages !== undefined) {
+    load = withGiven({ model: 'stages', stages: parseStagesFlag(values.stages) }, openOptions);
+  } else if (values.duration !== undefined) {
+    load = withGiven({ model: 'duration', durationSeconds: values.duration }, { concurrency: values.concurrency });
+  } else if (load) {
+    load = withGiven(load, {
+      ...(load.model === 'iterations' ? { iterations: values.calls } : {}),
+      concurrency: values.concurrency,
+      ...openOptions,
+    });
+  } else if (values['ramp-up'] !== undefined || values['max-in-flight'] !== undefined) {
+    // Ramp-up is a load option: the seed's form becomes the iterations model it means.
+    load = withGiven(
+      { model: 'iterations', iterations: values.calls ?? users.NumberOfCallsPerUser ?? '20' },
+      { concurrency: values.concurrency ?? users.ConcurrencyPerUser, ...openOptions },
+    );
+    delete users.NumberOfCallsPerUser;
+    delete users.ConcurrencyPerUser;
+  } else {
+    Object.assign(
+      users,
+      withGiven(
+        { NumberOfCallsPerUser: users.NumberOfCallsPerUser ?? '20' },
+        {
+          NumberOfCallsPerUser: values.calls,
+          ConcurrencyPerUser: values.concurrency,
+        },
+      ),
+    );
+  }
+  if (load) {
+    if (values['ramp-up'] !== undefined) load.rampUpSeconds = values['ramp-up'];
+    // The file's seed fields would conflict with the model the flags chose.
+    if (values.rate !== undefined || values.stages !== undefined || values.duration !== undefined) {
+      delete users.NumberOfCallsPerUser;
+      delete users.ConcurrencyPerUser;
+    }
+  }
+  users.NumberOfUsers ??= '10';
+  let body: unknown = values.body;
+  if (typeof body === 'string') {
+    try {
+      body = JSON.parse(body);
+    } catch {
+      // not JSON: sent as the text it is
+    }
+  }
+  const headers = parseHeaders(values.header ?? []);
+  const request = withGiven(section(input, 'request'), {
+    method: values.method,
+    path: values.path,
+    body,
+    timeoutMs: values['timeout-ms'],
+    ...(headers ? { headers: { ...section(section(input, 'request'), 'headers'), ...headers } } : {}),
+  });
+  const thresholds = withGiven(section(input, 'thresholds'), {
+    p95Ms: values.p95,
+    p99Ms: values.p99,
+    maxErrorRate: values['max-error-rate'],
+    minThroughputRps: values['min-rps'],
+  });
+  return {
+    ...input,
+    users,
+    ...(load ? { load } : {}),
+    ...(Object.keys(request).length > 0 ? { request } : {}),
+    ...(Object.keys(thresholds).length > 0 ? { thresholds } : {}),
+  };
 }
 
 const LOOPBACK = /^(127(?:\.\d{1,3}){3}|localhost|\[::1\])$/;
@@ -167,50 +332,22 @@ export function parseCli(argv: readonly string[]): CliOptions {
     if (counts.get(token.name) === 2) throw new UsageError(`--${token.name}: is given more than once`);
   }
   const { values } = parsed;
-  const given = <T>(entries: Record<string, T | undefined>) => {
-    const out = Object.fromEntries(Object.entries(entries).filter(([, v]) => v !== undefined));
-    return Object.keys(out).length > 0 ? out : undefined;
-  };
-  const request = given({
-    path: values.path,
-    headers: parseHeaders(values.header ?? []),
-    timeoutMs: values['timeout-ms'],
-  });
-  const input = {
-    users: given({
-      NumberOfUsers: values.users ?? '10',
-      NumberOfCallsPerUser: values.calls ?? '20',
-      ConcurrencyPerUser: values.concurrency,
-      UsersPerWorker: values['users-per-worker'],
-      StartDelaySeconds: values['start-delay'],
-    }),
-    ...(request ? { request } : {}),
-    thresholds: given({
-      p95Ms: values.p95,
-      p99Ms: values.p99,
-      maxErrorRate: values['max-error-rate'],
-      minThroughputRps: values['min-rps'],
-    }),
-  };
-  let run: RunInput;
-  try {
-    run = parseRunInput(input);
-    // The Plan's checks that need the concurrency budget (users per worker × concurrency, worker count).
-    usersPerWorkerFor(run, LOCAL_MAX_CONCURRENT_WORKERS);
-  } catch (error) {
-    if (!(error instanceof InvalidInputError)) throw error;
-    throw new UsageError(flagMessage(error, error.reason));
+  const fromFlags = new Set(parsed.tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
+  const input = values.help ? {} : buildInput(values);
+  if (!values.help) {
+    try {
+      const run = parseRunInput(input);
+      // The Plan's checks that need the concurrency budget (users per worker × in flight, worker count).
+      usersPerWorkerFor(run, LOCAL_MAX_CONCURRENT_WORKERS);
+      checkFitsLambda(run, startDelayFor(run));
+    } catch (error) {
+      if (!(error instanceof InvalidInputError)) throw error;
+      throw new UsageError(flagMessage(error, error.reason, fromFlags));
+    }
   }
-  const thresholds = Object.fromEntries(Object.entries(run.thresholds).filter(([, v]) => v !== undefined));
   return {
-    users: run.users,
-    calls: run.callsPerUser,
-    concurrency: values.concurrency === undefined ? undefined : run.concurrencyPerUser,
-    usersPerWorker: run.usersPerWorker,
+    input,
     target: values.target === undefined ? undefined : loopbackTarget(values.target),
-    startDelay: run.startDelaySeconds,
-    request: request && { ...request, ...(request.timeoutMs ? { timeoutMs: run.request.timeoutMs } : {}) },
-    thresholds: Object.keys(thresholds).length > 0 ? thresholds : undefined,
     json: values.json,
     html: values.html,
     keep: values.keep === true,
@@ -277,27 +414,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   // The handlers' JSON log lines (CloudWatch's, in the cloud) would break the progress line: --verbose shows them.
   setLogSink(options.verbose ? (_level, line) => process.stderr.write(`\n${line}\n`) : () => {});
   try {
+    // The report is printed and written as soon as it exists: a run stopped during cleanup keeps it.
     const result = await runLocal({
-      users: options.users,
-      calls: options.calls,
-      concurrency: options.concurrency,
-      usersPerWorker: options.usersPerWorker,
-      startDelaySeconds: options.startDelay,
+      input: options.input,
       target: options.target,
-      thresholds: options.thresholds,
-      request: options.request,
       keep: options.keep,
       onProgress: printer.update,
+      onReport: (report) => {
+        printer.end();
+        process.stdout.write(`\n${formatReport(report)}\n`);
+        if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+        if (options.html) writeFileSync(options.html, renderHtml(report));
+      },
     });
     printer.end();
-    if (result.report) {
-      process.stdout.write(`\n${formatReport(result.report)}\n`);
-      if (options.json) writeFileSync(options.json, `${JSON.stringify(result.report, null, 2)}\n`);
-      if (options.html) {
-        const { renderHtml } = await import('../lib/report/html');
-        writeFileSync(options.html, renderHtml(result.report));
-      }
-    }
     if (result.cleanup) process.stdout.write(`${formatCleanup(result.cleanup)}\n`);
     if (options.keep) process.stdout.write('cleanup    skipped (--keep)\n');
     if (result.cleanupFailure) {
@@ -327,6 +457,8 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /** Seconds a signal leaves for an orderly stop before the exit handlers kill and remove what is left. */
 const STOP_GRACE_MS = 3500;
+/** How long a graceful Ctrl-C may take to report and clean up before it becomes a hard stop. */
+const DRAIN_LIMIT_MS = 30_000;
 
 /**
  * The process entry (npm run local, bin/apiloadtest.js): SIGINT/SIGTERM stop the emulators and the
@@ -336,7 +468,8 @@ export function runCli(argv: readonly string[]): void {
   // The SDK's notice that it will need Node 22 from 2027 is noise on every run here; README says so.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  let draining = false;
+  const hardStop = (signal: NodeJS.Signals) => {
     // 128 + the signal's number, as a shell reports a process the signal ended.
     const code = 128 + (constants.signals[signal] ?? 15);
     // A second signal: stop waiting.
@@ -346,10 +479,22 @@ export function runCli(argv: readonly string[]): void {
     setTimeout(() => process.exit(code), STOP_GRACE_MS).unref();
     void stopActiveRuns().finally(() => process.exit(code));
   };
+  const onSignal = (signal: NodeJS.Signals) => {
+    // Ctrl-C is the stop switch: the load stops, and the run still reports and cleans up. A second
+    // Ctrl-C, or SIGTERM/SIGHUP (a CI runner or a container stopping), stops everything at once.
+    if (signal !== 'SIGINT' || draining || stopping) return hardStop(signal);
+    draining = true;
+    void requestStop().then((raised) => {
+      if (!raised) return hardStop(signal);
+      process.stderr.write('\napiloadtest: stopping the load (Ctrl-C again to stop at once)…\n');
+      setTimeout(() => hardStop(signal), DRAIN_LIMIT_MS).unref();
+    });
+  };
   // SIGHUP: the terminal closed.
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, onSignal);
   main(argv).then(
     // Once stopping, the run fails as its emulators go: the signal's exit code is the one that tells.
+    // A drained run (graceful Ctrl-C) ends with its own verdict: Stopped.
     (code) => stopping || process.exit(code),
     (error) => {
       process.stderr.write(`apiloadtest: ${(error as Error).message}\n`);

@@ -3,14 +3,20 @@ import { getJson, reportKeys } from '../lib/aws/results';
 import type { CleanupResult } from '../lib/cleanup';
 import { createRuntime, type Runtime } from '../lib/deps';
 import type { Report } from '../lib/report/report';
+import { raiseStop } from '../lib/stop';
 import { type LocalEnvironment, startLocalEnvironment, stopLocalEnvironments } from './environment';
 import { JwtVerifier } from './jwt-verifier';
 import { type SampleApi, startSampleApi } from './sample-api';
 import { type ExecutionFailure, type InvocationEvent, runStateMachine } from './workflow-runner';
 
 export interface LocalRunOptions {
-  readonly users: number;
-  readonly calls: number;
+  /**
+   * The execution input, exactly what `sls invoke stepf --data` takes. When absent, the shorthand below
+   * builds the seed's form. users.StartDelaySeconds defaults to the local one (see localStartDelay).
+   */
+  readonly input?: Readonly<Record<string, unknown>>;
+  readonly users?: number;
+  readonly calls?: number;
   readonly concurrency?: number;
   readonly usersPerWorker?: number;
   readonly startDelaySeconds?: number;
@@ -21,6 +27,8 @@ export interface LocalRunOptions {
   /** Skip deleteTestUsers. */
   readonly keep?: boolean;
   readonly onProgress?: (progress: Progress) => void;
+  /** Called with report.json as soon as Aggregate wrote it, before cleanup (the CLI prints it then). */
+  readonly onReport?: (report: Report) => void;
   /** Called once the environment is up, before the workflows run (tests inject faults here). */
   readonly onReady?: (environment: LocalEnvironment) => void | Promise<void>;
   /** Called after the workflows, before everything stops (tests inspect the emulators here). */
@@ -72,6 +80,35 @@ function watchRequests(origin: string, onDone: () => void): () => void {
  */
 export const localStartDelay = (users: number): number => 1 + Math.ceil(users / 50);
 
+/** Runs in their load phase, for a graceful Ctrl-C: see requestStop(). */
+const loading = new Set<() => Promise<void>>();
+
+/**
+ * The stop switch, locally: raises the stop marker of every run in its load phase, as stopRun does in
+ * AWS. The workers stop starting requests within a poll, and the run goes on to its report and
+ * cleanup. Returns false when no run was loading (nothing to stop gracefully).
+ */
+export async function requestStop(): Promise<boolean> {
+  if (loading.size === 0) return false;
+  await Promise.all([...loading].map((raise) => raise().catch(() => undefined)));
+  return true;
+}
+
+/** The execution input a shorthand describes: the seed's form, plus what else was given. */
+function inputFromShorthand(options: LocalRunOptions): Record<string, unknown> {
+  return {
+    users: {
+      NumberOfUsers: options.users ?? 10,
+      NumberOfCallsPerUser: options.calls ?? 20,
+      ConcurrencyPerUser: options.concurrency,
+      UsersPerWorker: options.usersPerWorker,
+      StartDelaySeconds: options.startDelaySeconds,
+    },
+    ...(options.thresholds ? { thresholds: options.thresholds } : {}),
+    ...(options.request ? { request: options.request } : {}),
+  };
+}
+
 /** Stops of runs in progress, for Ctrl-C: see stopActiveRuns(). */
 const active = new Set<() => Promise<void>>();
 
@@ -95,11 +132,14 @@ async function readReport(runtime: Runtime, runId: string): Promise<Report | und
  * `deleteTestUsers` from their ASL with the real handlers. Everything started here is stopped here.
  */
 export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult> {
+  const given = options.input ?? inputFromShorthand(options);
+  const givenUsers = (given.users ?? {}) as Record<string, unknown>;
+  const users = Number(givenUsers.NumberOfUsers) || 0;
   const progress: Progress = {
     phase: 'starting',
-    users: options.users,
+    users,
     usersProvisioned: 0,
-    workers: options.users,
+    workers: users,
     workersStarted: 0,
     workersFinished: 0,
     requestsDone: 0,
@@ -160,24 +200,23 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     };
     const runId = `local-${new Date().toISOString().replace(/[:.]/g, '-')}`;
     const input = {
+      ...given,
       users: {
-        NumberOfUsers: options.users,
-        NumberOfCallsPerUser: options.calls,
-        ConcurrencyPerUser: options.concurrency,
-        UsersPerWorker: options.usersPerWorker,
-        StartDelaySeconds: options.startDelaySeconds ?? localStartDelay(options.users),
+        ...givenUsers,
+        StartDelaySeconds: givenUsers.StartDelaySeconds ?? localStartDelay(progress.users),
       },
-      ...(options.thresholds ? { thresholds: options.thresholds } : {}),
-      ...(options.request ? { request: options.request } : {}),
     };
+    const raiseStopSwitch = () => raiseStop(runtime.results, runId, 'stopped by Ctrl-C');
+    loading.add(raiseStopSwitch);
     const outcome = await runStateMachine('createUsersAndFanOut', input, {
       runtime: () => runtime,
       executionName: runId,
       onInvoke,
-    });
+    }).finally(() => loading.delete(raiseStopSwitch));
     const failure = outcome.status === 'FAILED' ? { error: outcome.error, cause: outcome.cause } : undefined;
     // Aggregate writes report.json before any verdict, failed thresholds or failed workers included.
     const report = await readReport(runtime, runId);
+    if (report) options.onReport?.(report);
     let cleanup: CleanupResult | undefined;
     let cleanupFailure: ExecutionFailure | undefined;
     if (!options.keep) {

@@ -150,6 +150,37 @@ describeWithProc('stopping the CLI by signal stops everything it started', () =>
     expect(await run.exited).toBe(143);
   });
 
+  it('Ctrl-C mid-load is the stop switch: the run ends within 3 s with a report marked stopped, and cleanup ran', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(ROOT, 'src/local/cli.ts'), '--users', '3', '--rate', '20', '--duration', '60'],
+      { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } },
+    );
+    started.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor('the load', () => /load: .* [1-9][\d,]* requests/.test(stderr), 60_000);
+    const tree = processTree(child.pid as number);
+    const signalledAt = Date.now();
+    process.kill(child.pid as number, 'SIGINT');
+    // The load stops within a poll, Aggregate reports; then cleanup runs as usual.
+    await waitFor('the stopped report', () => /STOPPED/.test(stdout), 3_000);
+    expect(Date.now() - signalledAt).toBeLessThan(3_000);
+    const code = await Promise.race([exited, sleep(10_000).then(() => 'still running')]);
+    expect(code).toBe(1);
+    expect(stdout).toMatch(/STOPPED\s+\S+: stopped by Ctrl-C/);
+    expect(stdout).toMatch(/verdict\s+FAILED \(Stopped\)/);
+    expect(stdout).toMatch(/cleanup\s+3 users and 1 secrets deleted/);
+    await waitFor('the run to end', () => tree.every((pid) => !isAlive(pid)), 2000);
+  });
+
   it('SIGINT to bin/apiloadtest.js during start-up: the work dir is removed and the run stops; exit 130', async () => {
     const run = start(process.execPath, [join(ROOT, 'bin', 'apiloadtest.js'), '--users', '2', '--calls', '1000']);
     started.push(run.child);

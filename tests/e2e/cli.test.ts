@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../sls/definitions';
@@ -16,7 +16,11 @@ const cli = (args: string[]) =>
 
 describe('CLI flags', () => {
   it('has sensible defaults', () => {
-    expect(parseCli([])).toMatchObject({ users: 10, calls: 20, target: undefined, keep: false });
+    expect(parseCli([])).toMatchObject({
+      input: { users: { NumberOfUsers: '10', NumberOfCallsPerUser: '20' } },
+      target: undefined,
+      keep: false,
+    });
   });
 
   it.each([
@@ -47,11 +51,71 @@ describe('CLI flags', () => {
     expect(() => parseCli(args)).toThrow(message);
   });
 
-  it('builds the request section from --path, repeated --header and --timeout-ms', () => {
+  it('builds the request section from --path, repeated --header, --timeout-ms, --method and --body', () => {
     const options = parseCli(['--path', '/items?x=1', '--header', 'X-A: 1', '--header', 'Accept:  text/plain ']);
-    expect(options.request).toEqual({ path: '/items?x=1', headers: { 'X-A': '1', Accept: 'text/plain' } });
-    expect(parseCli(['--timeout-ms', '2500']).request).toEqual({ timeoutMs: 2500 });
-    expect(parseCli([]).request).toBeUndefined();
+    expect(options.input.request).toEqual({ path: '/items?x=1', headers: { 'X-A': '1', Accept: 'text/plain' } });
+    expect(parseCli(['--timeout-ms', '2500']).input.request).toEqual({ timeoutMs: '2500' });
+    expect(parseCli(['--method', 'POST', '--body', '{"a":1}']).input.request).toEqual({
+      method: 'POST',
+      body: { a: 1 },
+    });
+    expect(parseCli([]).input.request).toBeUndefined();
+  });
+
+  it('builds each load model from its flags', () => {
+    expect(parseCli([]).input).toEqual({ users: { NumberOfUsers: '10', NumberOfCallsPerUser: '20' } });
+    expect(parseCli(['--rate', '50', '--duration', '10', '--max-in-flight', '5']).input.load).toEqual({
+      model: 'rate',
+      ratePerSecond: '50',
+      durationSeconds: '10',
+      maxInFlight: '5',
+    });
+    expect(parseCli(['--stages', '3:20,3:20,3:0']).input.load).toEqual({
+      model: 'stages',
+      stages: [
+        { durationSeconds: '3', target: '20' },
+        { durationSeconds: '3', target: '20' },
+        { durationSeconds: '3', target: '0' },
+      ],
+    });
+    expect(parseCli(['--duration', '5', '--concurrency', '2']).input.load).toEqual({
+      model: 'duration',
+      durationSeconds: '5',
+      concurrency: '2',
+    });
+    expect(parseCli(['--calls', '7', '--ramp-up', '3']).input).toMatchObject({
+      users: { NumberOfUsers: '10' },
+      load: { model: 'iterations', iterations: '7', rampUpSeconds: '3' },
+    });
+  });
+
+  it.each([
+    [['--rate', '50'], /^--duration: must be a whole number, got nothing/],
+    [['--rate', '0', '--duration', '5'], /^--rate: must be above 0/],
+    [['--stages', '3-20'], /^--stages: must be SECONDS:RATE pairs/],
+    [['--duration', '5000'], /^--duration: must be between 1 and 900/],
+    [['--duration', '880'], /^--duration: 880 s of load cannot end .* largest duration that fits is/],
+  ])('refuses model flags %j naming the flag', (args, message) => {
+    expect(() => parseCli(args)).toThrow(message);
+  });
+
+  it('reads --input as the execution input, flags overriding its fields', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'apiloadtest-input-')), 'in.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ users: { NumberOfUsers: '5', NumberOfCallsPerUser: '10' }, thresholds: { p95Ms: 9 } }),
+    );
+    expect(parseCli(['--input', file]).input).toEqual({
+      users: { NumberOfUsers: '5', NumberOfCallsPerUser: '10' },
+      thresholds: { p95Ms: 9 },
+    });
+    expect(parseCli(['--input', file, '--users', '2', '--p95', '100']).input).toEqual({
+      users: { NumberOfUsers: '2', NumberOfCallsPerUser: '10' },
+      thresholds: { p95Ms: '100' },
+    });
+    writeFileSync(file, JSON.stringify({ users: { NumberOfUsers: '5' }, load: { model: 'rate', ratePerSecond: 2 } }));
+    expect(() => parseCli(['--input', file])).toThrow(/^--input: load.durationSeconds: must be a whole number/);
+    expect(() => parseCli(['--input', join(tmpdir(), 'no-such-file.json')])).toThrow(/^--input: cannot read/);
   });
 
   it('accepts a loopback target', () => {
