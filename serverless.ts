@@ -2,6 +2,7 @@
  * The service, composed: provider settings, functions, state machines and resources. Behaviour lives in
  * src/, state machines in stepfunctions/, CloudFormation in resources/. Config tests import this object.
  */
+import { dashboardResources } from './sls/dashboard';
 import { readYaml, resourceFiles, STATE_MACHINE_FILES, type StateMachineKey } from './sls/definitions';
 import { functions } from './sls/functions';
 import {
@@ -31,7 +32,7 @@ const stateMachines = Object.fromEntries(
   ]),
 );
 
-const resources = resourceFiles().map((file) => readYaml(file));
+const resources = [...resourceFiles().map((file) => readYaml(file)), dashboardResources()];
 
 const serverlessConfiguration = {
   service: 'apiloadtest',
