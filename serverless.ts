@@ -7,6 +7,7 @@ import { readYaml, resourceFiles, STATE_MACHINE_FILES, type StateMachineKey } fr
 import { functions } from './sls/functions';
 import {
   functionRoles,
+  keyRetirerRoleArns,
   roleLogicalId,
   STACK,
   STACK_TAG,
@@ -59,6 +60,7 @@ const serverlessConfiguration = {
       LOADTEST_ACCOUNT_ROOT_ARN: {
         'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':iam::', { Ref: 'AWS::AccountId' }, ':root']],
       },
+      LOADTEST_KEY_RETIRER_ROLE_ARNS: keyRetirerRoleArns,
       NODE_OPTIONS: '--enable-source-maps',
     },
   },

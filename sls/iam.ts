@@ -4,21 +4,35 @@
  * machines get explicit roles too (serverless-step-functions' generated ones do not match Distributed
  * Map child executions).
  *
- * KMS, and why the conditions look the way they do (AWS KMS Developer Guide):
+ * KMS, and why the grants look the way they do (AWS KMS Developer Guide):
  * - "Controlling access to tags": CreateKey with Tags needs kms:TagResource "in an IAM policy that isn't
  *   restricted to particular KMS keys". None of the condition keys KMS evaluates for TagResource
  *   (aws:RequestTag, aws:TagKeys, aws:ResourceTag, kms:CallerAccount, kms:KeySpec/KeyUsage/KeyOrigin,
  *   kms:ViaService) tells the tagging done by CreateKey from a later TagResource call, so tagging is
  *   fenced instead: only our tag key and value, never on a key that already has our tag key (another
  *   stage's key cannot be re-labelled ours) or any alias. aws:ResourceTag and kms:ResourceAliases are
- *   absent for the key CreateKey is making, so the Null conditions hold there.
+ *   absent for the key CreateKey is making, so the Null conditions hold there. The fence still lets
+ *   Plan tag an existing key of our shape that has no alias and no tag of ours, so neither tag nor
+ *   shape can prove that the stack created a key.
+ * - "Key policies in AWS KMS": every KMS key has exactly one key policy, and in a key policy
+ *   `Resource: "*"` means this KMS key. The user set's key policy (src/lib/aws/kms.ts userSetKeyPolicy),
+ *   sent with CreateKey by Plan and nowhere else, names the PlanRun and DeleteTestUsers roles for
+ *   kms:ScheduleKeyDeletion and kms:DeleteAlias. That statement is the proof of ownership: no IAM
+ *   statement below grants ScheduleKeyDeletion, or DeleteAlias on keys, so the stack can destroy only
+ *   keys it created, whatever their tags or aliases say. DeleteAlias needs "kms:DeleteAlias on the
+ *   alias (IAM policy)" and "kms:DeleteAlias on the KMS key (key policy)" (DeleteAlias API reference):
+ *   the alias side stays below, on our alias ARN only.
  * - "ABAC for AWS KMS": tag and alias changes take up to five minutes to affect authorization, so no
- *   step that runs right after CreateKey or CreateAlias may depend on the new tag or alias, except
- *   the best-effort retirement of a key whose alias could not be made (cleanup retries it by tag).
- * - "Use aliases to control access to KMS keys": kms:ResourceAliases is multi-valued; ForAnyValue
- *   matches a key that has our alias among its aliases.
- * Destructive actions (ScheduleKeyDeletion, DeleteAlias) act only on keys with our alias or our tag
- * and the exact shape we create (symmetric, ENCRYPT_DECRYPT, AWS_KMS origin, single-Region).
+ *   step that runs right after CreateKey or CreateAlias may depend on the new tag or alias. The key
+ *   policy is part of the key from CreateKey on, so Plan's retirement of a key whose alias could not
+ *   be made no longer waits on tag propagation (cleanup still finds such a key by its tag).
+ * - "Use aliases to control access to KMS keys": kms:ResourceAliases is multi-valued; ForAllValues
+ *   limits CreateAlias on keys to a key with no alias but ours.
+ * The tag still finds the stack's keys (cleanup's scan) and scopes their use through Secrets Manager.
+ * IAM User Guide, "AWS JSON policy elements: Principal": a role ARN in a resource policy is saved as
+ * the role's unique principal ID, and "the policy no longer applies, even if you recreate" the role.
+ * A role that `sls remove` deleted and a later deploy re-created cannot retire older keys, so cleanup
+ * runs before `sls remove` (README).
  */
 import { keyAliasFor, secretPrefixFor } from '../src/lib/config';
 import type { StateMachineKey } from './definitions';
@@ -52,18 +66,13 @@ const runs = [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/
 /** The stop switch's marker of any run (src/lib/stop.ts). */
 const stopMarkers = [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/runs/*/stop.json']] }];
 
-/** The only kind of key the stack creates; destructive grants never reach any other kind. */
+/** The only kind of key the stack creates; aliasing grants never reach any other kind. */
 const KEY_SHAPE = {
   'kms:KeySpec': 'SYMMETRIC_DEFAULT',
   'kms:KeyUsage': 'ENCRYPT_DECRYPT',
   'kms:KeyOrigin': 'AWS_KMS',
 };
 const keyOfOurShape = { StringEquals: KEY_SHAPE, Bool: { 'kms:MultiRegion': 'false' } };
-const taggedOurs = {
-  ...keyOfOurShape,
-  StringEquals: { ...KEY_SHAPE, [`aws:ResourceTag/${STACK_TAG}`]: STACK },
-};
-const aliasedOurs = { ...keyOfOurShape, 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [KEY_ALIAS] } };
 /** Our tag, and only our tag, in the request. */
 const onlyOurTag = {
   StringEquals: { [`aws:RequestTag/${STACK_TAG}`]: STACK },
@@ -115,14 +124,13 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
       Null: { [`aws:ResourceTag/${STACK_TAG}`]: 'true', 'kms:ResourceAliases': 'true' },
     }),
     describeKeys,
+    // DeleteAlias on the key side, and ScheduleKeyDeletion, come from the key's own policy only.
     allow('TheKeyAlias', ['kms:CreateAlias', 'kms:DeleteAlias'], alias),
     // A key with no alias yet (or only ours, when a lost response is retried): the key just created.
     allow('AliasTheNewKey', ['kms:CreateAlias'], keys, {
       ...keyOfOurShape,
       'ForAllValues:StringEquals': { 'kms:ResourceAliases': [KEY_ALIAS] },
     }),
-    allow('UnaliasOurRetiredKey', ['kms:DeleteAlias'], keys, aliasedOurs),
-    allow('RetireOurUnaliasedKey', ['kms:ScheduleKeyDeletion'], keys, taggedOurs),
   ],
   provisionUsers: [
     allow('CreateTestUsers', ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminSetUserPassword'], userPool),
@@ -159,14 +167,20 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
     allow('FindLeftoverKeys', ['kms:ListKeys'], ['*']),
     allow('ReadKeyTags', ['kms:ListResourceTags'], keys),
     describeKeys,
-    allow('RetireTheAliasedKey', ['kms:ScheduleKeyDeletion', 'kms:DeleteAlias'], keys, aliasedOurs),
-    allow('RetireLeftoverTaggedKeys', ['kms:ScheduleKeyDeletion'], keys, taggedOurs),
+    // Retiring keys is granted by each key's policy, which only keys the stack created carry.
     allow('TheKeyAlias', ['kms:DeleteAlias'], alias),
   ],
 };
 
 /** `planRun` -> `PlanRunRole`. */
 export const roleLogicalId = (key: string): string => `${key.charAt(0).toUpperCase()}${key.slice(1)}Role`;
+
+/** The functions whose roles the user set's key policy lets retire the key (see the header). */
+export const KEY_RETIRERS: readonly FunctionKey[] = ['planRun', 'deleteTestUsers'];
+/** LOADTEST_KEY_RETIRER_ROLE_ARNS: roles never depend on functions, so this adds no dependency cycle. */
+export const keyRetirerRoleArns = {
+  'Fn::Join': [',', KEY_RETIRERS.map((key) => ({ 'Fn::GetAtt': [roleLogicalId(key), 'Arn'] }))],
+};
 
 const role = (service: string, policyName: string, statements: Statement[]) => ({
   Type: 'AWS::IAM::Role',

@@ -8,6 +8,7 @@ export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEven
     keyAlias: config.keyAlias,
     stackName: config.stackName,
     accountRootArn: config.accountRootArn,
+    keyRetirerRoleArns: config.keyRetirerRoleArns,
     maxConcurrentWorkers: config.maxConcurrentWorkers,
   });
 };

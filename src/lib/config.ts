@@ -10,6 +10,7 @@ export const ENV = {
   cognitoWriteRps: 'LOADTEST_COGNITO_WRITE_RPS',
   maxConcurrentWorkers: 'LOADTEST_MAX_CONCURRENT_WORKERS',
   accountRootArn: 'LOADTEST_ACCOUNT_ROOT_ARN',
+  keyRetirerRoleArns: 'LOADTEST_KEY_RETIRER_ROLE_ARNS',
 } as const;
 
 /** Below Lambda's default 1,000 concurrent executions per account, leaving room for everything else. */
@@ -28,6 +29,8 @@ export interface Config {
   readonly targetUrl: URL;
   /** `arn:<partition>:iam::<account>:root`: the principal of the user set's key policy. */
   readonly accountRootArn: string;
+  /** The stack's roles that the user set's key policy lets retire the key (PlanRun's and DeleteTestUsers'). */
+  readonly keyRetirerRoleArns: readonly string[];
   /** Alias of the user set's KMS key. */
   readonly keyAlias: string;
   /** Name prefix of the credential secrets (one secret per shard of users). */
@@ -42,6 +45,8 @@ export const keyAliasFor = (stackName: string): string => `alias/${stackName}-te
 export const secretPrefixFor = (stackName: string): string => `${stackName}/test-users/`;
 
 const ACCOUNT_ROOT_ARN = /^arn:aws[a-z-]*:iam::\d{12}:root$/;
+/** IAM's role name and path characters; a key policy names roles by this exact ARN. */
+const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -61,6 +66,18 @@ export function loadConfig(env: Env = process.env): Config {
   const accountRootArn = read(ENV.accountRootArn);
   if (accountRootArn && !ACCOUNT_ROOT_ARN.test(accountRootArn)) {
     problems.push(`${ENV.accountRootArn} must look like arn:aws:iam::123456789012:root, got "${accountRootArn}"`);
+  }
+  const retirers = read(ENV.keyRetirerRoleArns);
+  const keyRetirerRoleArns = retirers
+    .split(',')
+    .map((value) => value.trim())
+    .filter(Boolean);
+  // A key no stack role may retire would outlive every cleanup.
+  if (retirers && keyRetirerRoleArns.length === 0) problems.push(`${ENV.keyRetirerRoleArns} lists no role ARN`);
+  for (const roleArn of keyRetirerRoleArns.filter((value) => !ROLE_ARN.test(value))) {
+    problems.push(
+      `${ENV.keyRetirerRoleArns} must list role ARNs like arn:aws:iam::123456789012:role/name, got "${roleArn}"`,
+    );
   }
   let targetUrl = new URL('http://invalid.invalid/');
   if (target) {
@@ -89,6 +106,7 @@ export function loadConfig(env: Env = process.env): Config {
     resultsBucket,
     targetUrl,
     accountRootArn,
+    keyRetirerRoleArns,
     keyAlias: keyAliasFor(stackName),
     secretPrefix: secretPrefixFor(stackName),
     cognitoWriteRps,

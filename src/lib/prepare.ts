@@ -15,6 +15,8 @@ export interface PrepareDeps {
   readonly stackName: string;
   /** Principal of the key policy: the account's root, so that IAM keeps control of the key. */
   readonly accountRootArn: string;
+  /** The stack's roles the key policy lets retire the key: the only proof that the stack made a key. */
+  readonly keyRetirerRoleArns: readonly string[];
   readonly maxConcurrentWorkers: number;
   readonly retry?: RetryOptions;
 }
@@ -31,6 +33,7 @@ export async function prepareRun(event: PrepareEvent, deps: PrepareDeps): Promis
   // Retried step by step inside: retrying it whole would make a second key when only the alias failed.
   const keyId = await ensureUserSetKey(deps.kms, deps.keyAlias, deps.stackName, {
     accountRootArn: deps.accountRootArn,
+    keyRetirerRoleArns: deps.keyRetirerRoleArns,
     retry: deps.retry,
   });
   return buildPlan(input, runIdFrom(event.executionName), keyId, deps.maxConcurrentWorkers);

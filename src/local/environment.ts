@@ -10,6 +10,7 @@ import {
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { readYaml } from '../../sls/definitions';
+import { KEY_RETIRERS } from '../../sls/iam';
 import { type AwsClients, createClients } from '../lib/aws/clients';
 import { ENV, type Env } from '../lib/config';
 import { type CognitoLocal, startCognitoLocal } from './cognito-local';
@@ -107,6 +108,10 @@ export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId
     [ENV.cognitoWriteRps]: '500',
     [ENV.maxConcurrentWorkers]: String(LOCAL_MAX_CONCURRENT_WORKERS),
     [ENV.accountRootArn]: `arn:aws:iam::${EMULATED_ACCOUNT}:root`,
+    // The emulators keep key policies without evaluating them; these name roles the cloud stack would have.
+    [ENV.keyRetirerRoleArns]: KEY_RETIRERS.map(
+      (fn) => `arn:aws:iam::${EMULATED_ACCOUNT}:role/${LOCAL_STACK}-${fn}`,
+    ).join(','),
   };
 }
 

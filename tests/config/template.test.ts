@@ -194,11 +194,6 @@ describe('packaged CloudFormation template (sls package)', () => {
       'kms:KeyUsage': 'ENCRYPT_DECRYPT',
       'kms:KeyOrigin': 'AWS_KMS',
     };
-    const byTag = { StringEquals: { ...ourShape, 'aws:ResourceTag/apiloadtest:stack': 'apiloadtest-ci' } };
-    const byAlias = {
-      StringEquals: ourShape,
-      'ForAnyValue:StringEquals': { 'kms:ResourceAliases': [ALIAS] },
-    };
 
     it('grants no standalone tagging: TagResource only for our tag, on keys with neither our tag key nor an alias', () => {
       const tagging = kmsAllows().filter((s) => actionsOf(s).some((a) => /^kms:(Tag|Untag)Resource$/.test(a)));
@@ -236,34 +231,39 @@ describe('packaged CloudFormation template (sls package)', () => {
       );
     });
 
-    it('schedules deletion and removes aliases only of keys with our alias or our tag, and our shape', () => {
-      const destructive = kmsAllows().filter((s) =>
-        actionsOf(s).some((a) => ['kms:ScheduleKeyDeletion', 'kms:DeleteAlias', 'kms:CreateAlias'].includes(a)),
-      );
-      const onKeys = destructive.filter((s) => resourcesOf(s).includes(KEYS));
-      for (const s of destructive) {
-        // On the alias itself, or on keys under conditions; never both in one statement.
-        expect(resourcesOf(s)).toEqual(
-          resourcesOf(s).includes(KEYS) ? [KEYS] : [`arn:aws:kms:us-east-1:${ACCOUNT}:${ALIAS}`],
-        );
-      }
-      for (const s of onKeys.filter((s) => actionsOf(s).some((a) => a !== 'kms:CreateAlias'))) {
-        const scope = s.Condition?.['ForAnyValue:StringEquals'] ? byAlias : byTag;
-        expect({ sid: s.Sid, condition: s.Condition }).toEqual({
+    it('grants no key deletion in IAM: ScheduleKeyDeletion and DeleteAlias on keys come only from the key policy', () => {
+      // A tag or shape can be put on a key the stack never made (see sls/iam.ts); the policy CreateKey
+      // wrote cannot, so no IAM statement may grant destroying keys.
+      expect(
+        allStatements()
+          .filter((s) => actionsOf(s).includes('kms:ScheduleKeyDeletion'))
+          .map((s) => [s.role, s.Sid]),
+      ).toEqual([]);
+      const unaliasing = kmsAllows().filter((s) => actionsOf(s).includes('kms:DeleteAlias'));
+      expect(unaliasing.map((s) => s.role).sort()).toEqual(['DeleteTestUsersRole', 'PlanRunRole']);
+      for (const s of unaliasing) {
+        expect({ sid: s.Sid, resources: resourcesOf(s), condition: s.Condition }).toEqual({
           sid: s.Sid,
-          condition: { ...scope, Bool: { 'kms:MultiRegion': 'false' } },
+          resources: [`arn:aws:kms:us-east-1:${ACCOUNT}:${ALIAS}`],
+          condition: undefined,
         });
       }
-      const scheduling = (role: string) =>
-        onKeys.filter((s) => s.role === role && actionsOf(s).includes('kms:ScheduleKeyDeletion'));
-      // Cleanup retires the aliased key and any leftover the stack tagged; Plan only its own new key.
-      expect(scheduling('DeleteTestUsersRole').map((s) => Object.keys(s.Condition).sort())).toEqual([
-        ['Bool', 'ForAnyValue:StringEquals', 'StringEquals'],
-        ['Bool', 'StringEquals'],
-      ]);
-      expect(scheduling('PlanRunRole').map((s) => s.Condition)).toEqual([
-        { ...byTag, Bool: { 'kms:MultiRegion': 'false' } },
-      ]);
+    });
+
+    it('tells every function which roles the key policy names: PlanRun and DeleteTestUsers', () => {
+      const retirers = {
+        'Fn::Join': [',', [{ 'Fn::GetAtt': ['PlanRunRole', 'Arn'] }, { 'Fn::GetAtt': ['DeleteTestUsersRole', 'Arn'] }]],
+      };
+      const fns = ofType('AWS::Lambda::Function');
+      expect(fns.length).toBeGreaterThan(0);
+      for (const [, fn] of fns)
+        expect(fn.Properties.Environment.Variables.LOADTEST_KEY_RETIRER_ROLE_ARNS).toEqual(retirers);
+      for (const roleId of ['PlanRunRole', 'DeleteTestUsersRole']) {
+        const role = template.Resources[roleId] as Resource & { DependsOn?: unknown };
+        expect(role.Type).toBe('AWS::IAM::Role');
+        // Functions depend on these roles through the variable; a role referring to a function would be a cycle.
+        expect(JSON.stringify(role)).not.toMatch(/LambdaFunction/);
+      }
     });
 
     it('aliases only a key of our shape that has no alias but ours', () => {

@@ -44,6 +44,7 @@ interface Backend {
 }
 
 const ROOT = 'arn:aws:iam::000000000000:root';
+const RETIRERS = ['arn:aws:iam::000000000000:role/k-planRun', 'arn:aws:iam::000000000000:role/k-deleteTestUsers'];
 const noWait = { sleep: async () => {} };
 
 async function ourEmulators(): Promise<Backend> {
@@ -104,11 +105,16 @@ function scenarios(start: () => Promise<Backend>): void {
 
   it('KMS: creates the key with its policy, tag and alias, finds it again, retires it, and never revives it', async () => {
     const { kms } = backend.clients;
-    const options = { accountRootArn: ROOT, retry: noWait };
+    const options = { accountRootArn: ROOT, keyRetirerRoleArns: RETIRERS, retry: noWait };
     const keyId = await ensureUserSetKey(kms, 'alias/k1-test-users', 'k1', options);
     expect(await ensureUserSetKey(kms, 'alias/k1-test-users', 'k1', options)).toBe(keyId);
     const policy = await kms.send(new GetKeyPolicyCommand({ KeyId: keyId, PolicyName: 'default' }));
-    expect(JSON.parse(policy.Policy ?? '{}').Statement[0]).toMatchObject({ Principal: { AWS: ROOT }, Action: 'kms:*' });
+    const statements = JSON.parse(policy.Policy ?? '{}').Statement;
+    expect(statements[0]).toMatchObject({ Principal: { AWS: ROOT }, Action: 'kms:*' });
+    expect(statements[1]).toMatchObject({
+      Principal: { AWS: RETIRERS },
+      Action: ['kms:ScheduleKeyDeletion', 'kms:DeleteAlias'],
+    });
     const tags = await kms.send(new ListResourceTagsCommand({ KeyId: keyId }));
     expect(tags.Tags).toEqual([{ TagKey: STACK_TAG, TagValue: 'k1' }]);
 
@@ -135,7 +141,11 @@ function scenarios(start: () => Promise<Backend>): void {
 
   it('KMS: the tag scan schedules every key of the stack, aliased or not, and nothing else; a re-run schedules none', async () => {
     const { kms } = backend.clients;
-    const aliased = await ensureUserSetKey(kms, 'alias/k2-test-users', 'k2', { accountRootArn: ROOT, retry: noWait });
+    const aliased = await ensureUserSetKey(kms, 'alias/k2-test-users', 'k2', {
+      accountRootArn: ROOT,
+      keyRetirerRoleArns: RETIRERS,
+      retry: noWait,
+    });
     const orphan = await createTaggedKey(kms, 'k2');
     const otherStack = await createTaggedKey(kms, 'k2-other');
     const untagged = await createTaggedKey(kms, undefined);
@@ -152,7 +162,7 @@ function scenarios(start: () => Promise<Backend>): void {
   it('KMS: the tag scan pages through ListKeys and stops at its bound', async () => {
     const { kms } = backend.clients;
     const scan = await retireStackKeys(kms, 'nobody', { retry: noWait, maxKeys: 2 });
-    expect(scan).toEqual({ keyIds: [], keysScanned: 2, complete: false });
+    expect(scan).toEqual({ keyIds: [], refusedKeyIds: [], keysScanned: 2, complete: false });
   });
 
   it('KMS + Secrets Manager: the error names and key-id rules the adapters rely on', async () => {
@@ -193,7 +203,11 @@ function scenarios(start: () => Promise<Backend>): void {
 
   it('Secrets Manager: writes, overwrites, reads, lists by prefix and deletes credentials', async () => {
     const { secrets, kms } = backend.clients;
-    const keyId = await ensureUserSetKey(kms, 'alias/s1-test-users', 's1', { accountRootArn: ROOT, retry: noWait });
+    const keyId = await ensureUserSetKey(kms, 'alias/s1-test-users', 's1', {
+      accountRootArn: ROOT,
+      keyRetirerRoleArns: RETIRERS,
+      retry: noWait,
+    });
     const write = (name: string, password: string) =>
       writeCredentials(secrets, { name, keyId, stackName: 's1', credentials: { loadtestuser0: password } });
     await write('s1/test-users/shard-00000', 'first-1A!');
@@ -246,6 +260,7 @@ function scenarios(start: () => Promise<Backend>): void {
     const { clients, pool } = backend;
     const keyId = await ensureUserSetKey(clients.kms, 'alias/c1-test-users', 'c1', {
       accountRootArn: ROOT,
+      keyRetirerRoleArns: RETIRERS,
       retry: noWait,
     });
     const orphan = await createTaggedKey(clients.kms, 'c1');

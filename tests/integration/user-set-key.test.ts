@@ -17,6 +17,7 @@ describe('user set key under throttling', () => {
     keyAlias: 'alias/s-test-users',
     stackName: 's',
     accountRootArn: 'arn:aws:iam::000000000000:root',
+    keyRetirerRoleArns: ['arn:aws:iam::000000000000:role/s-planRun'],
     maxConcurrentWorkers: 10,
     retry: { attempts: 4, baseMs: 1 },
   });

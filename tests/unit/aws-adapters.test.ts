@@ -11,6 +11,8 @@ import {
   DeleteAliasCommand,
   DescribeKeyCommand,
   KMSClient,
+  ListKeysCommand,
+  ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -23,7 +25,7 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { createUser, deleteUser, listUsernames, login } from '../../src/lib/aws/cognito';
-import { ensureUserSetKey, retireUserSetKey } from '../../src/lib/aws/kms';
+import { ensureUserSetKey, retireStackKeys, retireUserSetKey } from '../../src/lib/aws/kms';
 import { getJson, listKeys } from '../../src/lib/aws/results';
 import { readCredentials, shardSecretName, writeCredentials } from '../../src/lib/aws/secrets';
 import { awsError } from '../helpers';
@@ -85,7 +87,12 @@ describe('cognito adapter', () => {
 describe('kms adapter', () => {
   const kms = mockClient(KMSClient);
   const client = new KMSClient({ region: 'us-east-1' });
-  const options = { accountRootArn: 'arn:aws:iam::123456789012:root', retry: { sleep: async () => {} } };
+  const retirers = ['arn:aws:iam::123456789012:role/s-planRun', 'arn:aws:iam::123456789012:role/s-deleteTestUsers'];
+  const options = {
+    accountRootArn: 'arn:aws:iam::123456789012:root',
+    keyRetirerRoleArns: retirers,
+    retry: { sleep: async () => {} },
+  };
   beforeEach(() => kms.reset());
 
   it('reuses an enabled key found by alias', async () => {
@@ -108,7 +115,7 @@ describe('kms adapter', () => {
     });
   });
 
-  it('creates the key with an explicit policy that keeps the account in control, without bypassing the lockout check', async () => {
+  it('creates the key with an explicit policy that keeps the account in control and lets exactly the stack roles retire it, without bypassing the lockout check', async () => {
     kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
     kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'k2' } });
     await ensureUserSetKey(client, 'alias/s-test-users', 's', options);
@@ -122,7 +129,22 @@ describe('kms adapter', () => {
         Action: 'kms:*',
         Resource: '*',
       },
+      {
+        Sid: 'StackRolesRetireThisKey',
+        Effect: 'Allow',
+        Principal: { AWS: retirers },
+        Action: ['kms:ScheduleKeyDeletion', 'kms:DeleteAlias'],
+        Resource: '*',
+      },
     ]);
+  });
+
+  it('refuses to create a key no stack role could retire', async () => {
+    kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
+    await expect(ensureUserSetKey(client, 'alias/a', 's', { ...options, keyRetirerRoleArns: [] })).rejects.toThrow(
+      /roles that may retire it/,
+    );
+    expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(0);
   });
 
   it('loses an alias race gracefully: schedules its own key and uses the winner', async () => {
@@ -172,6 +194,20 @@ describe('kms adapter', () => {
     expect(kms.commandCalls(ScheduleKeyDeletionCommand)[0]?.args[0].input.PendingWindowInDays).toBe(7);
     kms.on(DescribeKeyCommand).rejects(awsError('NotFoundException'));
     expect(await retireUserSetKey(client, 'alias/a')).toEqual({ keyId: null, scheduled: false, deletionDate: null });
+  });
+
+  it('leaves a key tagged with the stack alone when its key policy does not let our roles retire it', async () => {
+    kms.on(ListKeysCommand).resolves({ Keys: [{ KeyId: 'ours' }, { KeyId: 'relabelled' }] });
+    kms.on(ListResourceTagsCommand).resolves({ Tags: [{ TagKey: 'apiloadtest:stack', TagValue: 's' }] });
+    kms.on(DescribeKeyCommand).callsFake(({ KeyId }) => ({ KeyMetadata: { KeyId, KeyState: 'Enabled' } }));
+    kms.on(ScheduleKeyDeletionCommand).resolves({});
+    kms.on(ScheduleKeyDeletionCommand, { KeyId: 'relabelled' }).rejects(awsError('AccessDeniedException'));
+    expect(await retireStackKeys(client, 's', { retry: options.retry })).toEqual({
+      keyIds: ['ours'],
+      refusedKeyIds: ['relabelled'],
+      keysScanned: 2,
+      complete: true,
+    });
   });
 });
 

@@ -8,6 +8,8 @@ const complete = {
   [ENV.resultsBucket]: 'bucket',
   [ENV.targetUrl]: 'https://api.example.com/items',
   [ENV.accountRootArn]: 'arn:aws:iam::123456789012:root',
+  [ENV.keyRetirerRoleArns]:
+    'arn:aws:iam::123456789012:role/a-planRun, arn:aws:iam::123456789012:role/a-deleteTestUsers',
 };
 
 describe('loadConfig', () => {
@@ -22,7 +24,7 @@ describe('loadConfig', () => {
   it('lists everything missing in one error', () => {
     expect(() => loadConfig({})).toThrow(ConfigError);
     expect(() => loadConfig({})).toThrow(
-      /LOADTEST_STACK_NAME is not set; LOADTEST_USER_POOL_ID is not set; LOADTEST_USER_POOL_CLIENT_ID is not set; LOADTEST_RESULTS_BUCKET is not set; LOADTEST_TARGET_URL is not set; LOADTEST_ACCOUNT_ROOT_ARN is not set/,
+      /LOADTEST_STACK_NAME is not set; LOADTEST_USER_POOL_ID is not set; LOADTEST_USER_POOL_CLIENT_ID is not set; LOADTEST_RESULTS_BUCKET is not set; LOADTEST_TARGET_URL is not set; LOADTEST_ACCOUNT_ROOT_ARN is not set; LOADTEST_KEY_RETIRER_ROLE_ARNS is not set/,
     );
   });
 
@@ -45,6 +47,28 @@ describe('loadConfig', () => {
   it('accepts other partitions', () => {
     const arn = 'arn:aws-cn:iam::123456789012:root';
     expect(loadConfig({ ...complete, [ENV.accountRootArn]: arn }).accountRootArn).toBe(arn);
+  });
+
+  it('reads the key retirer roles as a list', () => {
+    expect(loadConfig(complete).keyRetirerRoleArns).toEqual([
+      'arn:aws:iam::123456789012:role/a-planRun',
+      'arn:aws:iam::123456789012:role/a-deleteTestUsers',
+    ]);
+  });
+
+  it('names every key retirer that is not a role ARN, with the other problems', () => {
+    const env = {
+      ...complete,
+      [ENV.keyRetirerRoleArns]: 'arn:aws:iam::123456789012:role/ok,arn:aws:iam::123456789012:user/x,*',
+      [ENV.cognitoWriteRps]: '0',
+    };
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(
+      /LOADTEST_KEY_RETIRER_ROLE_ARNS must list role ARNs .* got "arn:aws:iam::123456789012:user\/x"; LOADTEST_KEY_RETIRER_ROLE_ARNS must list role ARNs .* got "\*"; LOADTEST_COGNITO_WRITE_RPS/,
+    );
+    expect(() => loadConfig({ ...complete, [ENV.keyRetirerRoleArns]: ' , ' })).toThrow(
+      /LOADTEST_KEY_RETIRER_ROLE_ARNS lists no role ARN/,
+    );
   });
 
   it('rejects a bad rate', () => {

@@ -12,6 +12,7 @@ const env = {
   LOADTEST_RESULTS_BUCKET: 'bucket',
   LOADTEST_TARGET_URL: 'https://api.example.com/items',
   LOADTEST_ACCOUNT_ROOT_ARN: 'arn:aws:iam::123456789012:root',
+  LOADTEST_KEY_RETIRER_ROLE_ARNS: 'arn:aws:iam::123456789012:role/p,arn:aws:iam::123456789012:role/d',
 };
 
 describe('plan-run handler', () => {
@@ -45,5 +46,19 @@ describe('plan-run handler', () => {
     expect(plan.shards).toEqual([{ shard: 0, from: 0, to: 99 }]);
     expect(kms.commandCalls(DescribeKeyCommand)[0]?.args[0].input.KeyId).toBe('alias/apiloadtest-test-test-users');
     expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(0);
+  });
+
+  it('creates a missing key with a policy naming the configured retiring roles', async () => {
+    kms
+      .on(DescribeKeyCommand)
+      .resolvesOnce({})
+      .resolves({ KeyMetadata: { KeyId: 'key-2', KeyState: 'Enabled' } });
+    kms.on(CreateKeyCommand).resolves({ KeyMetadata: { KeyId: 'key-2' } });
+    await handler({ input: { users: { NumberOfUsers: '1', NumberOfCallsPerUser: '1' } }, executionName: 'exec-2' });
+    const policy = JSON.parse(kms.commandCalls(CreateKeyCommand)[0]?.args[0].input.Policy ?? '{}');
+    expect(policy.Statement[1].Principal.AWS).toEqual([
+      'arn:aws:iam::123456789012:role/p',
+      'arn:aws:iam::123456789012:role/d',
+    ]);
   });
 });

@@ -17,11 +17,25 @@ export const KEY_DELETION_DAYS = 7;
 
 export const STACK_TAG = 'apiloadtest:stack';
 
+/** What a key policy names; `Resource: "*"` in a key policy means that one key. */
+export interface UserSetKeyPrincipals {
+  /** `arn:<partition>:iam::<account>:root` of the account that owns the key. */
+  readonly accountRootArn: string;
+  /** The stack's roles that may retire the key (PlanRun's and DeleteTestUsers'). */
+  readonly keyRetirerRoleArns: readonly string[];
+}
+
+/** What the stack's roles may do to a key only because its key policy says so (see sls/iam.ts). */
+export const KEY_RETIRE_ACTIONS = ['kms:ScheduleKeyDeletion', 'kms:DeleteAlias'] as const;
+
 /**
- * AWS's default key policy, stated explicitly: the account (through IAM) stays in control of the key,
- * so a key policy can never lock the account out of its own test-user key.
+ * AWS's default key policy, stated explicitly (the account, through IAM, stays in control of the key,
+ * so a key policy can never lock the account out of its own test-user key), plus the stack's roles
+ * retiring it. Only a key made here carries that statement, so it, not a tag anyone with
+ * kms:TagResource could add later, is what lets the stack destroy a key.
  */
-export function userSetKeyPolicy(accountRootArn: string): string {
+export function userSetKeyPolicy({ accountRootArn, keyRetirerRoleArns }: UserSetKeyPrincipals): string {
+  if (keyRetirerRoleArns.length === 0) throw new Error('a user set key needs the roles that may retire it');
   return JSON.stringify({
     Version: '2012-10-17',
     Id: 'apiloadtest-test-users',
@@ -33,13 +47,18 @@ export function userSetKeyPolicy(accountRootArn: string): string {
         Action: 'kms:*',
         Resource: '*',
       },
+      {
+        Sid: 'StackRolesRetireThisKey',
+        Effect: 'Allow',
+        Principal: { AWS: [...keyRetirerRoleArns] },
+        Action: [...KEY_RETIRE_ACTIONS],
+        Resource: '*',
+      },
     ],
   });
 }
 
-export interface UserSetKeyOptions {
-  /** `arn:<partition>:iam::<account>:root` of the account that owns the key. */
-  readonly accountRootArn: string;
+export interface UserSetKeyOptions extends UserSetKeyPrincipals {
   readonly retry?: RetryOptions;
 }
 
@@ -91,7 +110,7 @@ export async function ensureUserSetKey(
         Description: `apiloadtest test-user credentials for ${stackName}`,
         KeyUsage: 'ENCRYPT_DECRYPT',
         KeySpec: 'SYMMETRIC_DEFAULT',
-        Policy: userSetKeyPolicy(options.accountRootArn),
+        Policy: userSetKeyPolicy(options),
         BypassPolicyLockoutSafetyCheck: false,
         Tags: [{ TagKey: STACK_TAG, TagValue: stackName }],
       }),
@@ -144,6 +163,11 @@ const TAG_READS_IN_FLIGHT = 4;
 export interface OrphanKeyScan {
   /** Enabled or Disabled keys tagged with the stack that this scan scheduled for deletion. */
   readonly keyIds: readonly string[];
+  /**
+   * Keys tagged with the stack whose key policy does not let our roles retire them: a key the stack
+   * did not create (anyone allowed to tag can add the tag), or one made under a since re-created role.
+   */
+  readonly refusedKeyIds: readonly string[];
   readonly keysScanned: number;
   /** False when the account holds more keys than MAX_KEYS_SCANNED: keys past it were not looked at. */
   readonly complete: boolean;
@@ -188,6 +212,7 @@ export async function retireStackKeys(
     if (!complete) break;
   }
   const limit = pLimit(TAG_READS_IN_FLIGHT);
+  const refusedKeyIds: string[] = [];
   const scheduled = await Promise.all(
     keyIds.map((keyId) =>
       limit(async () => {
@@ -200,6 +225,11 @@ export async function retireStackKeys(
         } catch (error) {
           // Scheduled by a concurrent cleanup between DescribeKey and here: nothing left to do.
           if (errorName(error) === 'KMSInvalidStateException') return undefined;
+          // The tag is not proof of ownership, the key policy is (sls/iam.ts): leave the key alone.
+          if (errorName(error) === 'AccessDeniedException') {
+            refusedKeyIds.push(keyId);
+            return undefined;
+          }
           throw error;
         }
         return keyId;
@@ -208,6 +238,7 @@ export async function retireStackKeys(
   );
   return {
     keyIds: scheduled.filter((id): id is string => id !== undefined),
+    refusedKeyIds,
     keysScanned: keyIds.length,
     complete,
   };
