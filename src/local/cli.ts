@@ -311,7 +311,10 @@ function parseHeaders(values: readonly string[]): Record<string, string> | undef
  * the CLI and the deployed state machine accept exactly the same runs. Everything is checked before
  * anything starts.
  */
-export function parseCli(argv: readonly string[]): CliOptions {
+export function parseCli(
+  argv: readonly string[],
+  { maxConcurrentWorkers = LOCAL_MAX_CONCURRENT_WORKERS }: { maxConcurrentWorkers?: number } = {},
+): CliOptions {
   // `--calls -1` would read as two flags: keep a negative number with its flag, so the range check names it.
   const args = argv.flatMap((arg, i) =>
     /^-\d/.test(arg) && argv[i - 1]?.startsWith('--') && !argv[i - 1]?.includes('=')
@@ -338,7 +341,7 @@ export function parseCli(argv: readonly string[]): CliOptions {
     try {
       const run = parseRunInput(input);
       // The Plan's checks that need the concurrency budget (users per worker × in flight, worker count).
-      usersPerWorkerFor(run, LOCAL_MAX_CONCURRENT_WORKERS);
+      usersPerWorkerFor(run, maxConcurrentWorkers);
       checkFitsLambda(run, startDelayFor(run));
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;

@@ -71,21 +71,23 @@ export function parsePlanCli(argv: readonly string[]): PlanOptions {
     if (value === undefined) throw new UsageError(`--${flag}: needs a value`);
     given.set(flag, value);
   }
-  const cli = parseCli(rest);
   const region = given.get('region') ?? 'us-east-1';
   if (!REGION.test(region)) throw new UsageError(`--region: must be a region name such as eu-west-1, got "${region}"`);
   const read = (flag: PlanFlag, fallback: number, rule: { integer: boolean; max: number }) => {
     const text = given.get(flag);
     return text === undefined ? fallback : positive(flag, text, rule);
   };
+  const maxConcurrentWorkers = read('max-concurrent-workers', DEFAULT_MAX_CONCURRENT_WORKERS, {
+    integer: true,
+    max: 100_000,
+  });
+  // The input is judged against the cloud budget being planned, not the local one.
+  const cli = parseCli(rest, { maxConcurrentWorkers });
   return {
     input: cli.input,
     region,
     cognitoWriteRps: read('cognito-write-rps', DEFAULT_COGNITO_WRITE_RPS, { integer: false, max: 10_000 }),
-    maxConcurrentWorkers: read('max-concurrent-workers', DEFAULT_MAX_CONCURRENT_WORKERS, {
-      integer: true,
-      max: 100_000,
-    }),
+    maxConcurrentWorkers,
     assumedLatencyMs: read('assume-latency-ms', ASSUMED.latencyMs, { integer: false, max: 600_000 }),
     json,
     help: cli.help,
