@@ -20,7 +20,8 @@ const userPool = [{ 'Fn::GetAtt': ['UserPool', 'Arn'] }];
 const secrets = [arn('secretsmanager', `secret:${STACK}/test-users/*`)];
 const taggedKeys = [arn('kms', 'key/*')];
 const alias = [arn('kms', `alias/${STACK}-test-users`)];
-const runs = [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/runs/*']] }];
+const inBucket = (path: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, path]] });
+const runs = [inBucket('/runs/*')];
 const onStackKey = { StringEquals: { [`aws:ResourceTag/${STACK_TAG}`]: STACK } };
 /** Secrets Manager encrypts and decrypts with the caller's rights, and only through itself. */
 const viaSecretsManager = {
@@ -53,6 +54,9 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
       onStackKey,
     ),
     allow('TheKeyAlias', ['kms:DescribeKey', 'kms:CreateAlias', 'kms:DeleteAlias'], alias),
+    // The input's data file is uploaded under data/; the plan splits it into one file per shard of users.
+    allow('ReadDataFile', ['s3:GetObject'], [inBucket('/data/*')]),
+    allow('WriteDataShards', ['s3:PutObject'], runs),
   ],
   provisionUsers: [
     allow('CreateTestUsers', ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminSetUserPassword'], userPool),
@@ -73,6 +77,8 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
     allow('ReadCredentials', ['secretsmanager:GetSecretValue'], secrets),
     kmsUseThroughSecrets(['kms:Decrypt']),
     allow('WriteSummary', ['s3:PutObject'], runs),
+    // Its users' data rows, and the stop switch's marker: nothing else of a run is readable.
+    allow('ReadDataShardsAndStop', ['s3:GetObject'], [inBucket('/runs/*/data/*'), inBucket('/runs/*/stop.json')]),
   ],
   aggregateResults: [
     allow('ReadSummariesWriteReport', ['s3:GetObject', 's3:PutObject'], runs),

@@ -2,12 +2,13 @@ import { lazyRuntime, type Runtime } from '../lib/deps';
 import { type PrepareEvent, prepareRun } from '../lib/prepare';
 
 export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEvent) => {
-  const { config, clients } = runtime();
+  const { config, clients, results } = runtime();
   return prepareRun(event, {
     kms: clients.kms,
     keyAlias: config.keyAlias,
     stackName: config.stackName,
     maxConcurrentWorkers: config.maxConcurrentWorkers,
+    results,
   });
 };
 

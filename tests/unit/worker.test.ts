@@ -6,6 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseRunInput } from '../../src/lib/input';
 import { runLoad } from '../../src/lib/load/engine';
+import { compileSingle } from '../../src/lib/load/scenario';
 import type { WorkerSummary } from '../../src/lib/load/summary';
 import { buildPlan } from '../../src/lib/plan';
 import { runWorker } from '../../src/lib/worker';
@@ -238,7 +239,7 @@ describe('runLoad', () => {
     try {
       const result = await runLoad({
         target: server.url,
-        request,
+        scenario: compileSingle(request),
         load: { model: 'iterations', iterations: 20, concurrency: 2 },
         token: async () => 't',
       });
@@ -261,7 +262,7 @@ describe('runLoad', () => {
       let clock = 1_000;
       const result = await runLoad({
         target: server.url,
-        request,
+        scenario: compileSingle(request),
         load: { model: 'iterations', iterations: 10, concurrency: 1 },
         token: async () => 't',
         deadline: 1_004,
@@ -282,7 +283,7 @@ describe('runLoad', () => {
     await server.close();
     const result = await runLoad({
       target: url,
-      request,
+      scenario: compileSingle(request),
       load: { model: 'iterations', iterations: 3, concurrency: 1 },
       token: async () => 't',
     });
@@ -298,7 +299,7 @@ describe('runLoad', () => {
     try {
       const result = await runLoad({
         target: new URL(`http://127.0.0.1:${port}/`),
-        request: { ...request, timeoutMs: 100 },
+        scenario: compileSingle({ ...request, timeoutMs: 100 }),
         load: { model: 'iterations', iterations: 2, concurrency: 2 },
         token: async () => 't',
       });
