@@ -22,7 +22,12 @@ function fieldOf(input: Record<string, unknown>): string | undefined {
 
 async function recordingServer(status: (url: string) => number = () => 200) {
   const seen: { url: string; headers: IncomingHttpHeaders; body: string }[] = [];
+  let inFlight = 0;
+  let maxInFlight = 0;
   const srv: Server = createServer(async (req, res) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    res.on('close', () => inFlight--);
     let body = '';
     for await (const chunk of req) body += chunk;
     const url = req.url ?? '';
@@ -35,6 +40,7 @@ async function recordingServer(status: (url: string) => number = () => 200) {
   return {
     url: new URL(`http://127.0.0.1:${port}/api`),
     seen,
+    maxInFlight: () => maxInFlight,
     close: () => {
       srv.closeAllConnections();
       return new Promise<void>((r) => srv.close(() => r()));
@@ -345,6 +351,34 @@ describe('runLoad with a scenario', () => {
         get: 5,
         buy: 5,
       });
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('an open model starts one flow iteration per slot; the whole flow holds one in-flight slot', async () => {
+    const target = await recordingServer();
+    try {
+      const input = parseRunInput({
+        users,
+        flow: true,
+        requests: [
+          { name: 'a', path: '/a/{{iteration}}' },
+          { name: 'b', path: '/b/{{iteration}}' },
+        ],
+      });
+      const result = await runLoad({
+        target: target.url,
+        scenario: compileScenario(input.scenario, { username: 'u', userIndex: 0 }),
+        load: { model: 'rate', ratePerSecond: 40, durationSeconds: 1, maxInFlight: 1, maxQueueMs: 1_000 },
+        token,
+      });
+      expect(result.counters).toMatchObject({ total: 80, ok: 80, dropped: 0, notSent: 0 });
+      expect(target.seen.map((r) => r.url)).toEqual(
+        Array.from({ length: 40 }, (_, i) => [`/api/a/${i}`, `/api/b/${i}`]).flat(),
+      );
+      expect(target.maxInFlight()).toBe(1);
+      expect(result.serviceTime?.histogram.totalCount).toBe(80);
     } finally {
       await target.close();
     }

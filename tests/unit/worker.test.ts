@@ -6,6 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseRunInput } from '../../src/lib/input';
 import { runLoad } from '../../src/lib/load/engine';
+import { decodeHistogram } from '../../src/lib/load/histogram';
 import { compileSingle } from '../../src/lib/load/scenario';
 import type { WorkerSummary } from '../../src/lib/load/summary';
 import { buildPlan } from '../../src/lib/plan';
@@ -217,6 +218,7 @@ describe('runWorker against a real loopback server', () => {
     for (const summary of summaries) {
       expect(Object.keys(summary.byName ?? {})).toEqual(['list', 'get']);
       expect(summary.byName?.get?.counters).toMatchObject({ total: 2, ok: 2 });
+      expect(decodeHistogram(String(summary.byName?.get?.histogram)).totalCount).toBe(2);
     }
   });
 

@@ -1,5 +1,5 @@
 import { Pool } from 'undici';
-import { type Histogram, newHistogram } from './histogram';
+import { type Histogram, newCompactHistogram, newHistogram } from './histogram';
 import { inFlightOf, type LoadModel, type OpenModel, scheduleOf } from './model';
 import type { CompiledScenario } from './scenario';
 import { type Counters, type CountsOnly, countOutcome, countsOnly, newCounters, type Outcome, tally } from './summary';
@@ -82,7 +82,11 @@ const drain = (body: NodeJS.ReadableStream): Promise<void> =>
     body.resume();
   });
 
-const newLatencies = (): Latencies => ({ histogram: newHistogram(), minUs: Number.POSITIVE_INFINITY, maxUs: 0 });
+const newLatencies = (histogram: Histogram = newHistogram()): Latencies => ({
+  histogram,
+  minUs: Number.POSITIVE_INFINITY,
+  maxUs: 0,
+});
 
 function recordLatency(into: Latencies, us: number): void {
   into.histogram.recordValue(us);
@@ -120,7 +124,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   // One request: its name's figures are the totals themselves, so nothing is counted twice.
   const single = scenario.requests.length === 1;
   const named: NamedResult[] = scenario.requests.map(() =>
-    single ? { counters, latency } : { counters: countsOnly(newCounters()), latency: newLatencies() },
+    single
+      ? { counters, latency }
+      : { counters: countsOnly(newCounters()), latency: newLatencies(newCompactHistogram()) },
   );
   const basePath = requestPath(options.target, '');
   const pathOf = (path: string) => (path === '' ? basePath : basePath === '/' ? path : `${basePath}${path}`);
