@@ -26,6 +26,11 @@ export const LIMITS = {
   maxBodyBytes: 64 * 1024,
   /** Named requests in a scenario: each has its own counters and histogram in every user's summary. */
   maxRequests: 20,
+  /**
+   * All requests together (paths, headers, bodies): the scenario travels in Step Functions state to
+   * every worker, and a state holds at most 256 KiB.
+   */
+  maxScenarioBytes: 64 * 1024,
   /** The per-user data file: the plan step reads it whole into one Lambda's memory. */
   maxDataBytes: 10 * 1024 * 1024,
   maxDataRows: 100_000,
@@ -402,6 +407,10 @@ function parseScenario(raw: Record<string, Json>): Scenario {
     }
     return { ...parseRequest(entry, field), name: entry.name, weight };
   });
+  const size = Buffer.byteLength(JSON.stringify(requests));
+  if (size > LIMITS.maxScenarioBytes) {
+    throw new InvalidInputError('requests', `must total at most ${LIMITS.maxScenarioBytes} bytes, got ${size}`);
+  }
   return { mode: flow ? 'flow' : 'mix', requests };
 }
 

@@ -81,6 +81,8 @@ describe('requests and flow: input validation names the field', () => {
     [{ request: { path: '/{{data.id}}' }, data: { key: 'data/users.txt' } }, 'data.key'],
     [{ request: { path: '/{{data.id}}' }, data: {} }, 'data.key'],
     [{ data: { key: 'data/u.csv', bucket: 'x' } }, 'data.bucket'],
+    // Each body fits its own limit, all together not: the scenario travels in Step Functions state.
+    [{ requests: [0, 1].map((i) => ({ name: `r${i}`, method: 'POST', body: 'x'.repeat(40_000) })) }, 'requests'],
   ])('%j -> %s', (input, field) => {
     expect(fieldOf(input)).toBe(field);
   });
@@ -283,58 +285,71 @@ describe('data files', () => {
 
 describe('runLoad with a scenario', () => {
   const token = async () => 't';
-
-  it('a 3:1 mix: the target sees the ratio within ±5 % over 2,000 requests, and each name has its own counts', async () => {
-    const target = await recordingServer((url) => (url.startsWith('/api/b') ? 503 : 200));
+  /** The scenario of this input (besides `users`), compiled for one user. */
+  const compiled = (input: Record<string, unknown>, username = 'u', userIndex = 0) =>
+    compileScenario(parseRunInput({ users, ...input }).scenario, { username, userIndex });
+  /** Runs `test` against a fresh loopback target, and always closes it. */
+  const withTarget = async (
+    test: (target: Awaited<ReturnType<typeof recordingServer>>) => Promise<void>,
+    status?: (url: string) => number,
+  ) => {
+    const target = await recordingServer(status);
     try {
-      const input = parseRunInput({
-        users,
-        requests: [
-          { name: 'a', path: '/a/{{iteration}}', weight: 3 },
-          { name: 'b', path: '/b', weight: 1 },
-        ],
-      });
-      const result = await runLoad({
-        target: target.url,
-        scenario: compileScenario(input.scenario, { username: 'loadtestuser0', userIndex: 0 }),
-        load: { model: 'iterations', iterations: 2_000, concurrency: 8 },
-        token,
-      });
-      const a = target.seen.filter((r) => r.url.startsWith('/api/a/')).length;
-      const b = target.seen.filter((r) => r.url === '/api/b').length;
-      expect(a + b).toBe(2_000);
-      expect(a / 2_000).toBeGreaterThanOrEqual(0.75 * 0.95);
-      expect(a / 2_000).toBeLessThanOrEqual(0.75 * 1.05);
-      // Every iteration number once: iterations are numbered per user from 0.
-      const iterations = target.seen.flatMap((r) => /^\/api\/a\/(\d+)$/.exec(r.url)?.[1] ?? []).map(Number);
-      expect(new Set(iterations).size).toBe(a);
-      expect(Math.max(...iterations)).toBeLessThan(2_000);
-      expect(result.byName.a?.counters).toMatchObject({ total: a, ok: a, failed: 0, statusCodes: { '200': a } });
-      expect(result.byName.b?.counters).toMatchObject({ total: b, ok: 0, failed: b, statusCodes: { '503': b } });
-      expect(result.byName.a?.latency.histogram.totalCount).toBe(a);
-      expect(result.byName.b?.latency.histogram.totalCount).toBe(b);
-      expect(result.counters).toMatchObject({ total: 2_000, ok: a, failed: b });
-      expect(result.latency.histogram.totalCount).toBe(2_000);
+      await test(target);
     } finally {
       await target.close();
     }
-  });
+  };
 
-  it('a flow runs its steps in order each iteration, sharing the iteration number', async () => {
-    const target = await recordingServer();
-    try {
-      const input = parseRunInput({
-        users,
-        flow: true,
-        requests: [
-          { name: 'list', path: '/items?by={{username}}&i={{iteration}}' },
-          { name: 'get', path: '/items/{{iteration}}', headers: { 'x-user': '{{username}}' } },
-          { name: 'buy', method: 'POST', path: '/orders', body: '{"user":"{{username}}","i":{{iteration}}}' },
-        ],
-      });
+  it('a 3:1 mix: the target sees the ratio within ±5 % over 2,000 requests, and each name has its own counts', () =>
+    withTarget(
+      async (target) => {
+        const result = await runLoad({
+          target: target.url,
+          scenario: compiled({
+            requests: [
+              { name: 'a', path: '/a/{{iteration}}', weight: 3 },
+              { name: 'b', path: '/b', weight: 1 },
+            ],
+          }),
+          load: { model: 'iterations', iterations: 2_000, concurrency: 8 },
+          token,
+        });
+        const a = target.seen.filter((r) => r.url.startsWith('/api/a/')).length;
+        const b = target.seen.filter((r) => r.url === '/api/b').length;
+        expect(a + b).toBe(2_000);
+        expect(a / 2_000).toBeGreaterThanOrEqual(0.75 * 0.95);
+        expect(a / 2_000).toBeLessThanOrEqual(0.75 * 1.05);
+        // Every iteration number once: iterations are numbered per user from 0.
+        const iterations = target.seen.flatMap((r) => /^\/api\/a\/(\d+)$/.exec(r.url)?.[1] ?? []).map(Number);
+        expect(new Set(iterations).size).toBe(a);
+        expect(Math.max(...iterations)).toBeLessThan(2_000);
+        expect(result.byName.a?.counters).toMatchObject({ total: a, ok: a, failed: 0, statusCodes: { '200': a } });
+        expect(result.byName.b?.counters).toMatchObject({ total: b, ok: 0, failed: b, statusCodes: { '503': b } });
+        expect(result.byName.a?.latency.histogram.totalCount).toBe(a);
+        expect(result.byName.b?.latency.histogram.totalCount).toBe(b);
+        expect(result.counters).toMatchObject({ total: 2_000, ok: a, failed: b });
+        expect(result.latency.histogram.totalCount).toBe(2_000);
+      },
+      (url) => (url.startsWith('/api/b') ? 503 : 200),
+    ));
+
+  it('a flow runs its steps in order each iteration, sharing the iteration number', () =>
+    withTarget(async (target) => {
       const result = await runLoad({
         target: target.url,
-        scenario: compileScenario(input.scenario, { username: 'loadtestuser4', userIndex: 4 }),
+        scenario: compiled(
+          {
+            flow: true,
+            requests: [
+              { name: 'list', path: '/items?by={{username}}&i={{iteration}}' },
+              { name: 'get', path: '/items/{{iteration}}', headers: { 'x-user': '{{username}}' } },
+              { name: 'buy', method: 'POST', path: '/orders', body: '{"user":"{{username}}","i":{{iteration}}}' },
+            ],
+          },
+          'loadtestuser4',
+          4,
+        ),
         load: { model: 'iterations', iterations: 5, concurrency: 1 },
         token,
       });
@@ -351,25 +366,19 @@ describe('runLoad with a scenario', () => {
         get: 5,
         buy: 5,
       });
-    } finally {
-      await target.close();
-    }
-  });
+    }));
 
-  it('an open model starts one flow iteration per slot; the whole flow holds one in-flight slot', async () => {
-    const target = await recordingServer();
-    try {
-      const input = parseRunInput({
-        users,
-        flow: true,
-        requests: [
-          { name: 'a', path: '/a/{{iteration}}' },
-          { name: 'b', path: '/b/{{iteration}}' },
-        ],
-      });
+  it('an open model starts one flow iteration per slot; the whole flow holds one in-flight slot', () =>
+    withTarget(async (target) => {
       const result = await runLoad({
         target: target.url,
-        scenario: compileScenario(input.scenario, { username: 'u', userIndex: 0 }),
+        scenario: compiled({
+          flow: true,
+          requests: [
+            { name: 'a', path: '/a/{{iteration}}' },
+            { name: 'b', path: '/b/{{iteration}}' },
+          ],
+        }),
         load: { model: 'rate', ratePerSecond: 40, durationSeconds: 1, maxInFlight: 1, maxQueueMs: 1_000 },
         token,
       });
@@ -379,19 +388,14 @@ describe('runLoad with a scenario', () => {
       );
       expect(target.maxInFlight()).toBe(1);
       expect(result.serviceTime?.histogram.totalCount).toBe(80);
-    } finally {
-      await target.close();
-    }
-  });
+    }));
 
-  it('a stopped flow counts its unsent steps, never a step twice', async () => {
-    const target = await recordingServer();
-    try {
-      const input = parseRunInput({ users, flow: true, requests: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] });
+  it('a stopped flow counts its unsent steps, never a step twice', () =>
+    withTarget(async (target) => {
       let polls = 0;
       const result = await runLoad({
         target: target.url,
-        scenario: compileScenario(input.scenario, { username: 'u', userIndex: 0 }),
+        scenario: compiled({ flow: true, requests: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] }),
         load: { model: 'iterations', iterations: 4, concurrency: 1 },
         token,
         // Polled before each iteration and before each later step: stop after the 5th request.
@@ -399,8 +403,5 @@ describe('runLoad with a scenario', () => {
       });
       expect(target.seen).toHaveLength(5);
       expect(result.counters).toMatchObject({ total: 5, notSent: 12 - 5 });
-    } finally {
-      await target.close();
-    }
-  });
+    }));
 });

@@ -58,15 +58,7 @@ export interface Report {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationSeconds: number;
-  readonly requests: {
-    /** Attempted, each exactly once: ok + failed = responses + transportFailed. */
-    readonly total: number;
-    /** Got an HTTP status back: responses ≤ what the target received ≤ total. */
-    readonly responses: number;
-    /** 2xx/3xx responses. */
-    readonly ok: number;
-    /** httpFailed + transportFailed. */
-    readonly failed: number;
+  readonly requests: RequestCounts & {
     /** Responses with another status. */
     readonly httpFailed: number;
     /** No response: refused, reset, timeout, a request the client could not send. */
@@ -117,13 +109,20 @@ export interface Report {
   readonly timeline: readonly { readonly second: number; readonly requests: number; readonly failed: number }[];
 }
 
+export interface RequestCounts {
+  /** Attempted, each exactly once: ok + failed = responses + transportFailed. */
+  readonly total: number;
+  /** Got an HTTP status back: responses ≤ what the target received ≤ total. */
+  readonly responses: number;
+  /** 2xx/3xx responses. */
+  readonly ok: number;
+  /** httpFailed + transportFailed. */
+  readonly failed: number;
+}
+
+/** One named request's part of the run. */
 export interface NamedReport {
-  readonly requests: {
-    readonly total: number;
-    readonly responses: number;
-    readonly ok: number;
-    readonly failed: number;
-  };
+  readonly requests: RequestCounts;
   readonly statusCodes: Record<string, number>;
   readonly errors: Record<string, number>;
   readonly latencyMs: LatencySummaryMs | null;
