@@ -17,6 +17,7 @@ import pLimit from 'p-limit';
 import { Pool } from 'undici';
 import { runLoad } from '../src/lib/load/engine';
 import { encodeHistogram, newHistogram } from '../src/lib/load/histogram';
+import { compileSingle } from '../src/lib/load/scenario';
 import { countOutcome, newCounters, type WorkerSummary } from '../src/lib/load/summary';
 import { mergeSummaries } from '../src/lib/report/report';
 
@@ -87,7 +88,7 @@ async function benchEngine(): Promise<void> {
       let cpu = process.cpuUsage();
       const result = await runLoad({
         target,
-        request,
+        scenario: compileSingle(request),
         load: { model: 'iterations', iterations: calls, concurrency },
         token,
       });

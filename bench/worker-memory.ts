@@ -6,6 +6,7 @@
  *   tsx bench/worker-memory.ts PORT [USERS] [CALLS]
  */
 import { runLoad } from '../src/lib/load/engine';
+import { compileSingle } from '../src/lib/load/scenario';
 
 async function main(): Promise<void> {
   const [port, users = '13', calls = '100000'] = process.argv.slice(2);
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     Array.from({ length: Number(users) }, () =>
       runLoad({
         target,
-        request,
+        scenario: compileSingle(request),
         load: { model: 'iterations', iterations: Number(calls), concurrency: 1 },
         token: async () => 'bench-token',
       }),

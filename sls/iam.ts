@@ -62,9 +62,10 @@ const userPool = [{ 'Fn::GetAtt': ['UserPool', 'Arn'] }];
 const secrets = [arn('secretsmanager', `secret:${secretPrefixFor(STACK)}*`)];
 const keys = [arn('kms', 'key/*')];
 const alias = [arn('kms', KEY_ALIAS)];
-const runs = [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/runs/*']] }];
+const inBucket = (path: string) => ({ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, path]] });
+const runs = [inBucket('/runs/*')];
 /** The stop switch's marker of any run (src/lib/stop.ts). */
-const stopMarkers = [{ 'Fn::Join': ['', [{ 'Fn::GetAtt': ['ResultsBucket', 'Arn'] }, '/runs/*/stop.json']] }];
+const stopMarkers = [inBucket('/runs/*/stop.json')];
 
 /** The only kind of key the stack creates; aliasing grants never reach any other kind. */
 const KEY_SHAPE = {
@@ -131,6 +132,9 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
       ...keyOfOurShape,
       'ForAllValues:StringEquals': { 'kms:ResourceAliases': [KEY_ALIAS] },
     }),
+    // The input's data file is uploaded under data/; the plan splits it into one file per shard of users.
+    allow('ReadDataFile', ['s3:GetObject'], [inBucket('/data/*')]),
+    allow('WriteDataShards', ['s3:PutObject'], runs),
   ],
   provisionUsers: [
     allow('CreateTestUsers', ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminSetUserPassword'], userPool),
@@ -151,8 +155,8 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
     allow('ReadCredentials', ['secretsmanager:GetSecretValue'], secrets),
     kmsUseThroughSecrets(['kms:Decrypt']),
     allow('WriteSummary', ['s3:PutObject'], runs),
-    // Workers poll the stop switch; they may read nothing else of the bucket.
-    allow('ReadStopSwitch', ['s3:GetObject'], stopMarkers),
+    // Its users' data rows, and the stop switch's marker: nothing else of a run is readable.
+    allow('ReadDataShardsAndStop', ['s3:GetObject'], [inBucket('/runs/*/data/*'), inBucket('/runs/*/stop.json')]),
   ],
   aggregateResults: [
     allow('ReadSummariesWriteReport', ['s3:GetObject', 's3:PutObject'], runs),

@@ -2,7 +2,7 @@ import { lazyRuntime, type Runtime } from '../lib/deps';
 import { type PrepareEvent, prepareRun } from '../lib/prepare';
 
 export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEvent) => {
-  const { config, clients } = runtime();
+  const { config, clients, results } = runtime();
   return prepareRun(event, {
     kms: clients.kms,
     keyAlias: config.keyAlias,
@@ -10,6 +10,7 @@ export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEven
     accountRootArn: config.accountRootArn,
     keyRetirerRoleArns: config.keyRetirerRoleArns,
     maxConcurrentWorkers: config.maxConcurrentWorkers,
+    results,
   });
 };
 

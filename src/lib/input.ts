@@ -1,5 +1,7 @@
 import { InvalidInputError } from './errors';
 import { DEFAULT_MAX_QUEUE_MS, type LoadModel, type Stage } from './load/model';
+import { DEFAULT_REQUEST_NAME, type NamedRequest, type Scenario } from './load/scenario';
+import { columnsOf, parseTemplate, sampleOf } from './load/template';
 
 /** Hard limits, each tied to a quota (DESIGN §6). */
 export const LIMITS = {
@@ -22,6 +24,16 @@ export const LIMITS = {
   maxStartDelaySeconds: 600,
   maxHeaderBytes: 8_192,
   maxBodyBytes: 64 * 1024,
+  /** Named requests in a scenario: each has its own counters and histogram in every user's summary. */
+  maxRequests: 20,
+  /**
+   * All requests together (paths, headers, bodies): the scenario travels in Step Functions state to
+   * every worker, and a state holds at most 256 KiB.
+   */
+  maxScenarioBytes: 64 * 1024,
+  /** The per-user data file: the plan step reads it whole into one Lambda's memory. */
+  maxDataBytes: 10 * 1024 * 1024,
+  maxDataRows: 100_000,
 } as const;
 
 export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -61,8 +73,16 @@ export interface RunInput {
   readonly usersPerWorker: number | undefined;
   /** Undefined lets the plan leave time for every login (see startDelayFor). */
   readonly startDelaySeconds: number | undefined;
-  readonly request: RequestSpec;
+  /** The requests each iteration sends: the input's `request`, or its `requests` (and `flow`). */
+  readonly scenario: Scenario;
+  /** The per-user data file in the results bucket, when the templates read `{{data.COLUMN}}`. */
+  readonly data: DataSource | null;
   readonly thresholds: Thresholds;
+}
+
+/** A data file in the results bucket: `.csv` with a header row, or `.json` holding an array of flat objects. */
+export interface DataSource {
+  readonly key: string;
 }
 
 export interface CleanupInput {
@@ -152,7 +172,7 @@ function rejectUnknown(section: Record<string, Json>, prefix: string, known: rea
 /** Validates `createUsersAndFanOut` input (seed-compatible) into a typed, defaulted RunInput. */
 export function parseRunInput(raw: Json): RunInput {
   if (!isObject(raw)) throw new InvalidInputError('input', `must be a JSON object, got ${describe(raw)}`);
-  rejectUnknown(raw, '', ['users', 'load', 'request', 'thresholds']);
+  rejectUnknown(raw, '', ['users', 'load', 'request', 'requests', 'flow', 'data', 'thresholds']);
   if (raw.users === undefined)
     throw new InvalidInputError(
       'users',
@@ -166,8 +186,6 @@ export function parseRunInput(raw: Json): RunInput {
     'UsersPerWorker',
     'StartDelaySeconds',
   ]);
-  const request = readSection(raw, 'request');
-  rejectUnknown(request, 'request.', ['method', 'path', 'headers', 'body', 'timeoutMs']);
   const thresholds = readSection(raw, 'thresholds');
   rejectUnknown(thresholds, 'thresholds.', [
     'p95Ms',
@@ -179,6 +197,8 @@ export function parseRunInput(raw: Json): RunInput {
   ]);
   const userCount = readInteger(users.NumberOfUsers, 'users.NumberOfUsers', { min: 1, max: LIMITS.maxUsers });
   const { load, rampUpSeconds } = parseLoad(raw, users);
+  const scenario = parseScenario(raw);
+  const data = parseData(raw, scenario);
 
   return {
     users: userCount,
@@ -192,7 +212,8 @@ export function parseRunInput(raw: Json): RunInput {
       users.StartDelaySeconds === undefined
         ? undefined
         : readInteger(users.StartDelaySeconds, 'users.StartDelaySeconds', { min: 0, max: LIMITS.maxStartDelaySeconds }),
-    request: parseRequest(request),
+    scenario,
+    data,
     thresholds: parseThresholds(thresholds),
   };
 }
@@ -341,56 +362,152 @@ function parseStages(value: Json): Stage[] {
   return stages;
 }
 
-function parseRequest(section: Record<string, Json>): RequestSpec {
+const REQUEST_FIELDS = ['method', 'path', 'headers', 'body', 'timeoutMs'];
+const REQUEST_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/**
+ * The requests each iteration sends: one `request` (named `default`), or a list of named `requests`
+ * picked by weight per iteration, or all run in order when `flow` is true. Giving both is refused.
+ */
+function parseScenario(raw: Record<string, Json>): Scenario {
+  const flow = raw.flow === undefined || raw.flow === null ? false : raw.flow;
+  if (typeof flow !== 'boolean') throw new InvalidInputError('flow', `must be true or false, got ${describe(flow)}`);
+  if (raw.requests === undefined || raw.requests === null) {
+    if (flow) throw new InvalidInputError('flow', 'needs "requests": the steps each iteration runs in order');
+    const section = readSection(raw, 'request');
+    rejectUnknown(section, 'request.', REQUEST_FIELDS);
+    return { mode: 'mix', requests: [{ ...parseRequest(section, 'request'), name: DEFAULT_REQUEST_NAME, weight: 1 }] };
+  }
+  if (raw.request !== undefined && raw.request !== null) {
+    throw new InvalidInputError('requests', 'cannot be given with "request": put that request in the list');
+  }
+  const list = raw.requests;
+  if (!Array.isArray(list) || list.length === 0 || list.length > LIMITS.maxRequests) {
+    throw new InvalidInputError(
+      'requests',
+      `must be a list of 1 to ${LIMITS.maxRequests} {"name": …, "path": …} entries, got ${describe(list)}`,
+    );
+  }
+  const names = new Set<string>();
+  const requests = list.map((entry, i): NamedRequest => {
+    const field = `requests[${i}]`;
+    if (!isObject(entry)) throw new InvalidInputError(field, `must be an object, got ${describe(entry)}`);
+    rejectUnknown(entry, `${field}.`, ['name', ...REQUEST_FIELDS, 'weight']);
+    if (typeof entry.name !== 'string' || !REQUEST_NAME.test(entry.name)) {
+      throw new InvalidInputError(`${field}.name`, `must be 1 to 64 of A-Z a-z 0-9 _ . -, got ${describe(entry.name)}`);
+    }
+    if (names.has(entry.name)) throw new InvalidInputError(`${field}.name`, `"${entry.name}" is used twice`);
+    names.add(entry.name);
+    let weight = 1;
+    if (entry.weight !== undefined) {
+      if (flow)
+        throw new InvalidInputError(`${field}.weight`, 'has no meaning in a flow: every step runs each iteration');
+      weight = readNumber(entry.weight, `${field}.weight`, { min: 0, max: 1e6 });
+      if (weight <= 0) throw new InvalidInputError(`${field}.weight`, 'must be above 0');
+    }
+    return { ...parseRequest(entry, field), name: entry.name, weight };
+  });
+  const size = Buffer.byteLength(JSON.stringify(requests));
+  if (size > LIMITS.maxScenarioBytes) {
+    throw new InvalidInputError('requests', `must total at most ${LIMITS.maxScenarioBytes} bytes, got ${size}`);
+  }
+  return { mode: flow ? 'flow' : 'mix', requests };
+}
+
+function parseData(raw: Record<string, Json>, scenario: Scenario): DataSource | null {
+  const used = dataColumnsUsed(scenario);
+  if (raw.data === undefined || raw.data === null) {
+    const [first] = used;
+    if (first) {
+      throw new InvalidInputError(first[1], `reads {{data.${first[0]}}} but no "data": {"key": …} file is given`);
+    }
+    return null;
+  }
+  const section = readSection(raw, 'data');
+  rejectUnknown(section, 'data.', ['key']);
+  const key = section.key;
+  if (typeof key !== 'string' || key === '' || key.length > 1024) {
+    throw new InvalidInputError('data.key', `must be the S3 key of the data file, got ${describe(key)}`);
+  }
+  if (key.startsWith('runs/') || key.startsWith('/')) {
+    throw new InvalidInputError('data.key', 'must not start with "runs/" or "/" (runs/ holds the results of runs)');
+  }
+  if (!/\.(csv|json)$/i.test(key)) throw new InvalidInputError('data.key', 'must end in .csv or .json');
+  return { key };
+}
+
+/** Every `{{data.COLUMN}}` the scenario reads, with the first field that reads it. */
+export function dataColumnsUsed(scenario: Scenario): Map<string, string> {
+  const used = new Map<string, string>();
+  scenario.requests.forEach((request, i) => {
+    const field =
+      scenario.requests.length === 1 && request.name === DEFAULT_REQUEST_NAME ? 'request' : `requests[${i}]`;
+    const texts: [string, string][] = [
+      [`${field}.path`, request.path],
+      ...Object.entries(request.headers).map(([name, value]): [string, string] => [`${field}.headers.${name}`, value]),
+    ];
+    if (request.body !== null) texts.push([`${field}.body`, request.body]);
+    for (const [where, text] of texts) {
+      for (const column of columnsOf(parseTemplate(text, where))) if (!used.has(column)) used.set(column, where);
+    }
+  });
+  return used;
+}
+
+/** One request: `field` is `request` or `requests[i]`, so that errors name the entry. */
+function parseRequest(section: Record<string, Json>, field: string): RequestSpec {
   const method = section.method === undefined ? DEFAULTS.method : String(section.method).toUpperCase();
   if (!(HTTP_METHODS as readonly string[]).includes(method)) {
     throw new InvalidInputError(
-      'request.method',
+      `${field}.method`,
       `must be one of ${HTTP_METHODS.join(', ')}, got ${describe(section.method)}`,
     );
   }
   let path = DEFAULTS.path;
   if (section.path !== undefined) {
     if (typeof section.path !== 'string')
-      throw new InvalidInputError('request.path', `must be a string, got ${describe(section.path)}`);
-    path = checkPath(section.path);
+      throw new InvalidInputError(`${field}.path`, `must be a string, got ${describe(section.path)}`);
+    path = section.path;
+    // The literal text is judged as it will be sent; substituted values are percent-encoded.
+    checkPath(sampleOf(parseTemplate(path, `${field}.path`), 'x'), `${field}.path`);
   }
   const headers: Record<string, string> = {};
   if (section.headers !== undefined) {
     if (!isObject(section.headers))
-      throw new InvalidInputError('request.headers', `must be an object of strings, got ${describe(section.headers)}`);
+      throw new InvalidInputError(`${field}.headers`, `must be an object of strings, got ${describe(section.headers)}`);
     let size = 0;
     for (const [name, value] of Object.entries(section.headers)) {
       if (typeof value !== 'string')
-        throw new InvalidInputError(`request.headers.${name}`, `must be a string, got ${describe(value)}`);
-      checkHeader(name, value);
+        throw new InvalidInputError(`${field}.headers.${name}`, `must be a string, got ${describe(value)}`);
+      checkHeader(name, sampleOf(parseTemplate(value, `${field}.headers.${name}`), 'x'), field);
       const lower = name.toLowerCase();
       size += name.length + value.length;
       headers[lower] = value;
     }
     if (size > LIMITS.maxHeaderBytes)
-      throw new InvalidInputError('request.headers', `must total at most ${LIMITS.maxHeaderBytes} bytes`);
+      throw new InvalidInputError(`${field}.headers`, `must total at most ${LIMITS.maxHeaderBytes} bytes`);
   }
   let body: string | null = null;
   if (section.body !== undefined && section.body !== null) {
     body = typeof section.body === 'string' ? section.body : JSON.stringify(section.body);
     if (Buffer.byteLength(body) > LIMITS.maxBodyBytes)
-      throw new InvalidInputError('request.body', `must be at most ${LIMITS.maxBodyBytes} bytes`);
+      throw new InvalidInputError(`${field}.body`, `must be at most ${LIMITS.maxBodyBytes} bytes`);
     if (method === 'GET' || method === 'HEAD')
-      throw new InvalidInputError('request.body', `cannot be sent with ${method}`);
+      throw new InvalidInputError(`${field}.body`, `cannot be sent with ${method}`);
+    parseTemplate(body, `${field}.body`);
     if (typeof section.body !== 'string' && headers['content-type'] === undefined)
       headers['content-type'] = 'application/json';
   }
   const timeoutMs =
     section.timeoutMs === undefined
       ? DEFAULTS.timeoutMs
-      : readInteger(section.timeoutMs, 'request.timeoutMs', { min: 1, max: LIMITS.maxTimeoutMs });
+      : readInteger(section.timeoutMs, `${field}.timeoutMs`, { min: 1, max: LIMITS.maxTimeoutMs });
   return { method: method as HttpMethod, path, headers, body, timeoutMs };
 }
 
 /** A path, never an origin: the deployed workers may only call the configured API. */
-function checkPath(path: string): string {
-  if (!path.startsWith('/')) throw new InvalidInputError('request.path', `must start with "/", got ${describe(path)}`);
+function checkPath(path: string, field = 'request.path'): string {
+  if (!path.startsWith('/')) throw new InvalidInputError(field, `must start with "/", got ${describe(path)}`);
   if (!PATH.test(path)) {
     let hint = '';
     try {
@@ -400,13 +517,13 @@ function checkPath(path: string): string {
       // not encodable (a lone surrogate): no hint
     }
     throw new InvalidInputError(
-      'request.path',
+      field,
       `must be printable ASCII with no spaces or control characters; percent-encode anything else${hint}`,
     );
   }
   if (path.startsWith('//') || path.includes('#') || path.split(/[/?]/).includes('..')) {
     throw new InvalidInputError(
-      'request.path',
+      field,
       'must hold no "#", "//" prefix or ".." segment (it is appended to the target URL)',
     );
   }
@@ -414,8 +531,8 @@ function checkPath(path: string): string {
 }
 
 /** A header the worker may send as given: a token name, a value the HTTP client takes as is, not one it owns. */
-function checkHeader(name: string, value: string): void {
-  const field = `request.headers.${name}`;
+function checkHeader(name: string, value: string, request = 'request'): void {
+  const field = `${request}.headers.${name}`;
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new InvalidInputError(field, 'is not a valid header name');
   // The HTTP client refuses other bytes (a refused request used to hang its user): say so up front.
   if (!HEADER_VALUE.test(value)) {

@@ -1,6 +1,7 @@
 import { InvalidInputError } from './errors';
-import { LIMITS, type RequestSpec, type RunInput, type Thresholds } from './input';
+import { LIMITS, type RunInput, type Thresholds } from './input';
 import { durationOf, inFlightOf, type LoadModel } from './load/model';
+import { maxTimeoutOf, type Scenario } from './load/scenario';
 
 /** Users whose credentials share one secret and one provisioning task (a secret holds ≤ 64 KiB). */
 export const USERS_PER_SHARD = 100;
@@ -34,7 +35,12 @@ export interface WorkerSettings {
   /** Users each worker Lambda runs side by side (each with its own login, connections and summary). */
   readonly usersPerWorker: number;
   readonly startDelaySeconds: number;
-  readonly request: RequestSpec;
+  readonly scenario: Scenario;
+  /**
+   * Rows in the run's data file, when it has one: user i reads row i mod dataRows from its shard's
+   * file (`runs/<runId>/data/shard-<shard>.json`, written by the plan step).
+   */
+  readonly dataRows: number | null;
   /** When set, a user whose own error rate exceeds maxErrorRate after minRequests raises the stop switch. */
   readonly abortOnFail: { readonly maxErrorRate: number; readonly minRequests: number } | null;
 }
@@ -108,7 +114,7 @@ export function checkFitsLambda(input: RunInput, startDelaySeconds: number): voi
     WORKER_MARGIN_SECONDS -
     startDelaySeconds -
     input.rampUpSeconds -
-    Math.ceil(input.request.timeoutMs / 1000);
+    Math.ceil(maxTimeoutOf(input.scenario) / 1000);
   if (seconds > spare) {
     const field = input.load.model === 'stages' ? 'load.stages' : 'load.durationSeconds';
     throw new InvalidInputError(
@@ -128,7 +134,13 @@ export const LOGINS_PER_SECOND = 100;
 export const startDelayFor = (input: RunInput): number =>
   input.startDelaySeconds ?? 5 + Math.ceil(input.users / LOGINS_PER_SECOND);
 
-export function buildPlan(input: RunInput, runId: string, keyId: string, maxConcurrentWorkers: number): RunPlan {
+export function buildPlan(
+  input: RunInput,
+  runId: string,
+  keyId: string,
+  maxConcurrentWorkers: number,
+  dataRows: number | null = null,
+): RunPlan {
   const usersPerWorker = usersPerWorkerFor(input, maxConcurrentWorkers);
   const startDelaySeconds = startDelayFor(input);
   checkFitsLambda(input, startDelaySeconds);
@@ -147,7 +159,8 @@ export function buildPlan(input: RunInput, runId: string, keyId: string, maxConc
       rampUpSeconds: input.rampUpSeconds,
       usersPerWorker,
       startDelaySeconds,
-      request: input.request,
+      scenario: input.scenario,
+      dataRows,
       abortOnFail:
         input.thresholds.abortOnFail && input.thresholds.maxErrorRate !== undefined
           ? { maxErrorRate: input.thresholds.maxErrorRate, minRequests: input.thresholds.abortOnFail.minRequests }

@@ -1,11 +1,20 @@
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { login, refresh, type Tokens, type UserPool } from './aws/cognito';
-import { putJson, type ResultsStore, userSummaryKey } from './aws/results';
+import { dataShardKey, getJson, putJson, type ResultsStore, userSummaryKey } from './aws/results';
 import { type Credentials, readCredentials, shardSecretName } from './aws/secrets';
+import type { DataShard } from './data';
 import { AppError, errorName } from './errors';
-import { runLoad } from './load/engine';
+import { type Latencies, runLoad } from './load/engine';
 import { encodeHistogram } from './load/histogram';
-import { type Counters, type CountsOnly, countsOnly, type WorkerSummary } from './load/summary';
+import { compileScenario } from './load/scenario';
+import {
+  type Counters,
+  type CountsOnly,
+  countsOnly,
+  type EncodedLatencies,
+  type NamedSummary,
+  type WorkerSummary,
+} from './load/summary';
 import { shardOf, usernameOf, type WorkerSettings } from './plan';
 import { type RetryOptions, sleep, withRetry } from './retry';
 import { raiseStop, watchStop } from './stop';
@@ -35,6 +44,12 @@ export interface WorkerDeps {
   /** How often the worker looks for the stop marker (1 s by default). */
   readonly stopPollMs?: number;
 }
+
+const encoded = (latencies: Latencies): EncodedLatencies => ({
+  histogram: encodeHistogram(latencies.histogram),
+  minUs: latencies.minUs,
+  maxUs: latencies.maxUs,
+});
 
 /** Time kept after the last request starts: it may take request.timeoutMs, then the summary is written. */
 const SUMMARY_MARGIN_MS = 15_000;
@@ -72,11 +87,27 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
     }
     return pending;
   };
+  // Each worker reads only the data rows of its own users' shards, once per shard.
+  const dataShards = new Map<number, Promise<DataShard>>();
+  const dataRowOf = async (userIndex: number): Promise<Readonly<Record<string, string>> | undefined> => {
+    if (task.settings.dataRows === null) return undefined;
+    const shard = shardOf(userIndex);
+    let pending = dataShards.get(shard);
+    if (!pending) {
+      const key = dataShardKey(task.settings.runId, shard);
+      pending = withRetry(() => getJson<DataShard>(deps.results, key), deps.retry);
+      dataShards.set(shard, pending);
+    }
+    const { firstUser, rows } = await pending;
+    const row = rows[userIndex - firstUser];
+    if (!row) throw new AppError('InvalidInput', `the data shard ${shard} holds no row for user ${userIndex}`);
+    return row;
+  };
   const indices = Array.from({ length: last - task.firstUser + 1 }, (_, i) => task.firstUser + i);
   const stop = watchStop(deps.results, task.settings.runId, deps.stopPollMs);
   // Users run side by side and fail alone: one user's failed login does not lose the others' summaries.
   const settled = await Promise.allSettled(
-    indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf, stop.stopped)),
+    indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf, dataRowOf, stop.stopped)),
   ).finally(() => stop.close());
   const failures: UserFailure[] = [];
   const done: UserResult[] = [];
@@ -127,6 +158,7 @@ async function runUser(
   task: WorkerTask,
   deps: WorkerDeps,
   credentialsOf: (userIndex: number) => Promise<Credentials | undefined>,
+  dataRowOf: (userIndex: number) => Promise<Readonly<Record<string, string>> | undefined>,
   stopped: () => boolean,
 ): Promise<UserResult> {
   const now = deps.now ?? Date.now;
@@ -137,6 +169,10 @@ async function runUser(
   const credentials = await credentialsOf(userIndex);
   const password = credentials?.[username];
   if (!password) throw new AppError('CredentialsNotFound', `no credentials for ${username} in ${secretName}`);
+
+  const { settings } = task;
+  // Compiled once for this user: per request, only iteration, uuid and randomInt are filled in.
+  const scenario = compileScenario(settings.scenario, { username, userIndex, data: await dataRowOf(userIndex) });
 
   // Log in before the barrier, so that login latency (and Cognito's auth quota) stays out of the load.
   let tokens: Tokens = await retry(() => login(deps.pool, username, password, now));
@@ -171,7 +207,6 @@ async function runUser(
     return tokens.accessToken;
   };
 
-  const { settings } = task;
   // Ramp-up: user i starts rampUpSeconds × i / users after the barrier.
   const rampOffsetMs =
     settings.users > 0 ? Math.floor((settings.rampUpSeconds * 1000 * userIndex) / settings.users) : 0;
@@ -199,10 +234,10 @@ async function runUser(
 
   const result = await runLoad({
     target: deps.target,
-    request: settings.request,
+    scenario,
     load: settings.load,
     // A run longer than Lambda allows still ends with an honest summary: what was sent, and what was not.
-    deadline: deps.endsAt === undefined ? undefined : deps.endsAt - settings.request.timeoutMs - SUMMARY_MARGIN_MS,
+    deadline: deps.endsAt === undefined ? undefined : deps.endsAt - scenario.maxTimeoutMs - SUMMARY_MARGIN_MS,
     shouldStop,
     token,
     now,
@@ -216,15 +251,13 @@ async function runUser(
     histogram: encodeHistogram(result.latency.histogram),
     minLatencyUs: result.latency.minUs,
     maxLatencyUs: result.latency.maxUs,
-    ...(result.serviceTime
-      ? {
-          serviceTime: {
-            histogram: encodeHistogram(result.serviceTime.histogram),
-            minUs: result.serviceTime.minUs,
-            maxUs: result.serviceTime.maxUs,
-          },
-        }
-      : {}),
+    ...(result.serviceTime ? { serviceTime: encoded(result.serviceTime) } : {}),
+    byName: Object.fromEntries(
+      Object.entries(result.byName).map(([name, named]): [string, NamedSummary] => [
+        name,
+        { counters: countsOnly({ timeline: {}, ...named.counters }), ...encoded(named.latency) },
+      ]),
+    ),
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,
     lateStartMs: Math.max(0, -delay),

@@ -63,6 +63,7 @@ export function formatReport(report: Report): string {
       : 'latency ms    min     mean      p50      p90      p95      p99      max',
     latency,
     ...(s ? [`service    ${figures(s)}   (from the actual send)`] : []),
+    ...byNameLines(report, figures),
     '',
     report.thresholds.passed
       ? 'thresholds passed'
@@ -72,6 +73,21 @@ export function formatReport(report: Report): string {
       : `verdict    FAILED (${report.verdict.error}): ${report.verdict.cause}`,
   ];
   return lines.join('\n');
+}
+
+/** One line per named request, when there is more than one: its counts and latency figures. */
+function byNameLines(report: Report, figures: (l: NonNullable<Report['latencyMs']>) => string): string[] {
+  const entries = Object.entries(report.byName);
+  if (entries.length < 2) return [];
+  const width = Math.max(...entries.map(([name]) => name.length));
+  return [
+    '',
+    `${pad('by name', width)}   requests         ok     failed      min     mean      p50      p90      p95      p99      max`,
+    ...entries.map(
+      ([name, r]) =>
+        `${pad(name, width)} ${n(r.requests.total).padStart(10)} ${n(r.requests.ok).padStart(10)} ${n(r.requests.failed).padStart(10)} ${r.latencyMs ? figures(r.latencyMs) : '    n/a: no response'}`,
+    ),
+  ];
 }
 
 export function formatCleanup(cleanup: CleanupResult): string {

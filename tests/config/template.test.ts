@@ -171,7 +171,29 @@ describe('packaged CloudFormation template (sls package)', () => {
     ).toBe(false);
     expect(actionsOf('ProvisionUsers')).not.toContain('cognito-idp:AdminDeleteUser');
     expect(actionsOf('DeleteTestUsers')).not.toContain('cognito-idp:AdminCreateUser');
-    expect(actionsOf('PlanRun').every((a: string) => a.startsWith('kms:') || a.startsWith('logs:'))).toBe(true);
+    expect(actionsOf('PlanRun').filter((a: string) => !a.startsWith('kms:') && !a.startsWith('logs:'))).toEqual([
+      's3:GetObject',
+      's3:PutObject',
+    ]);
+  });
+
+  it('lets S3 reads reach only the data file, the data shards and the stop marker', () => {
+    const statements = ofType('AWS::IAM::Role')
+      .filter(([id]) => !id.startsWith('Apiloadtest'))
+      .flatMap(([id, role]) =>
+        role.Properties.Policies.flatMap((p: any) => p.PolicyDocument.Statement).map((s: any) => ({ id, ...s })),
+      );
+    const reads = statements
+      .filter((s: any) => [s.Action].flat().includes('s3:GetObject'))
+      .map((s: any) => ({ role: s.id, paths: s.Resource.map((r: any) => r['Fn::Join'][1][1]) }));
+    expect(reads).toEqual(
+      expect.arrayContaining([
+        { role: 'PlanRunRole', paths: ['/data/*'] },
+        { role: 'RunWorkerRole', paths: ['/runs/*/data/*', '/runs/*/stop.json'] },
+      ]),
+    );
+    // Aggregate reads the summaries; no other role reads the bucket.
+    expect(reads.map((r: any) => r.role).sort()).toEqual(['AggregateResultsRole', 'PlanRunRole', 'RunWorkerRole']);
   });
 
   it('scopes Cognito actions to the stack pool, secrets to the stack prefix', () => {

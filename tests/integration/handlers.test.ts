@@ -7,7 +7,8 @@ import { makeHandler as planHandler } from '../../src/handlers/plan-run';
 import { makeHandler as provisionHandler } from '../../src/handlers/provision-users';
 import { makeHandler as workerHandler } from '../../src/handlers/run-worker';
 import type { AggregateTask } from '../../src/lib/aggregate';
-import { getJson } from '../../src/lib/aws/results';
+import { dataShardKey, getJson, putObject } from '../../src/lib/aws/results';
+import type { DataShard } from '../../src/lib/data';
 import { createRuntime, type Runtime } from '../../src/lib/deps';
 import { setLogSink } from '../../src/lib/log';
 import type { RunPlan } from '../../src/lib/plan';
@@ -51,6 +52,41 @@ describe('handlers against the local emulators', () => {
     expect(again.keyId).toBe(plan.keyId);
     const key = await env.clients.kms.send(new DescribeKeyCommand({ KeyId: runtime.config.keyAlias }));
     expect(key.KeyMetadata).toMatchObject({ KeyId: plan.keyId, KeyState: 'Enabled' });
+  });
+
+  it('plan splits a data file into one rows file per shard (user i gets row i mod rows), and refuses a bad one', async () => {
+    const handler = planHandler(() => runtime);
+    await putObject(runtime.results, 'data/users.csv', 'id,city\r\n0,"Oslo, NO"\r\n1,Lima\r\n2,Pune\r\n', 'text/csv');
+    const input = {
+      users: { NumberOfUsers: 250, NumberOfCallsPerUser: 1, StartDelaySeconds: 0 },
+      request: { path: '/items/{{data.id}}', headers: { 'x-city': '{{data.city}}' } },
+      data: { key: 'data/users.csv' },
+    };
+    const withData = await handler({ input, executionName: 'it-data' });
+    expect(withData.worker.dataRows).toBe(3);
+    const shards = await Promise.all(
+      [0, 1, 2].map((shard) => getJson<DataShard>(runtime.results, dataShardKey('it-data', shard))),
+    );
+    expect(shards.map((s) => [s.firstUser, s.rows.length])).toEqual([
+      [0, 100],
+      [100, 100],
+      [200, 50],
+    ]);
+    // User 200 gets row 200 mod 3 = 2; user 100 row 1; user 0 row 0.
+    expect([shards[0]?.rows[0], shards[1]?.rows[0], shards[2]?.rows[0]]).toEqual([
+      { id: '0', city: 'Oslo, NO' },
+      { id: '1', city: 'Lima' },
+      { id: '2', city: 'Pune' },
+    ]);
+    await expect(
+      handler({
+        input: { ...input, request: { path: '/items/{{data.sku}}' } },
+        executionName: 'it-data-2',
+      }),
+    ).rejects.toThrow('data.key: request.path reads {{data.sku}} but row 0 of data/users.csv has no "sku"');
+    await expect(
+      handler({ input: { ...input, data: { key: 'data/missing.json' } }, executionName: 'it-data-3' }),
+    ).rejects.toMatchObject({ name: 'InvalidInput', field: 'data.key' });
   });
 
   it('provision creates confirmed users and an encrypted credentials secret, and survives throttling', async () => {

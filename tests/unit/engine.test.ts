@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { RequestSpec } from '../../src/lib/input';
 import { runLoad } from '../../src/lib/load/engine';
 import { scheduleOf } from '../../src/lib/load/model';
+import { compileSingle } from '../../src/lib/load/scenario';
 
 /** A loopback server that counts what it receives; `handle` decides each answer. */
 async function server(handle: (n: number, req: unknown, res: import('node:http').ServerResponse) => void) {
@@ -47,7 +48,7 @@ describe('runLoad', () => {
     try {
       const result = await runLoad({
         target: target.url,
-        request: spec(),
+        scenario: compileSingle(spec()),
         load: { model: 'iterations', iterations: 40, concurrency: 4 },
         token,
       });
@@ -64,7 +65,7 @@ describe('runLoad', () => {
     try {
       const result = await runLoad({
         target: target.url,
-        request: spec({ timeoutMs: 100 }),
+        scenario: compileSingle(spec({ timeoutMs: 100 })),
         load: { model: 'iterations', iterations: 4, concurrency: 2 },
         token,
       });
@@ -89,7 +90,7 @@ describe('runLoad', () => {
       ]) {
         const result = await runLoad({
           target: target.url,
-          request,
+          scenario: compileSingle(request),
           load: { model: 'iterations', iterations: 3, concurrency: 1 },
           token,
         });
@@ -108,7 +109,7 @@ describe('runLoad', () => {
     await target.close();
     const result = await runLoad({
       target: url,
-      request: spec(),
+      scenario: compileSingle(spec()),
       load: { model: 'iterations', iterations: 5, concurrency: 2 },
       token,
     });
@@ -126,7 +127,7 @@ describe('runLoad', () => {
     try {
       const result = await runLoad({
         target: target.url,
-        request: spec(),
+        scenario: compileSingle(spec()),
         load: { model: 'iterations', iterations: 6, concurrency: 1 },
         token,
       });
@@ -150,7 +151,7 @@ describe('runLoad', () => {
       const deadline = Date.now() + 100;
       const result = await runLoad({
         target: target.url,
-        request: spec(),
+        scenario: compileSingle(spec()),
         load: { model: 'iterations', iterations: 1_000, concurrency: 1 },
         token,
         deadline,
@@ -198,7 +199,7 @@ describe('runLoad: models', () => {
     try {
       const result = await runLoad({
         target: target.url,
-        request: spec(),
+        scenario: compileSingle(spec()),
         load: { model: 'rate', ratePerSecond: 100, durationSeconds: 1, maxInFlight: 10, maxQueueMs: 1000 },
         token,
       });
@@ -215,7 +216,7 @@ describe('runLoad: models', () => {
     try {
       const result = await runLoad({
         target: target.url,
-        request: spec(),
+        scenario: compileSingle(spec()),
         // 50/s with 2 in flight at 200 ms each: only ~10/s can be offered.
         load: { model: 'rate', ratePerSecond: 50, durationSeconds: 1, maxInFlight: 2, maxQueueMs: 300 },
         token,
@@ -239,7 +240,7 @@ describe('runLoad: models', () => {
       const started = Date.now();
       const result = await runLoad({
         target: target.url,
-        request: spec(),
+        scenario: compileSingle(spec()),
         load: { model: 'duration', durationSeconds: 1, concurrency: 2 },
         token,
       });
@@ -257,7 +258,7 @@ describe('runLoad: models', () => {
     try {
       const result = await runLoad({
         target: target.url,
-        request: spec(),
+        scenario: compileSingle(spec()),
         load: { model: 'rate', ratePerSecond: 100, durationSeconds: 2, maxInFlight: 4, maxQueueMs: 1000 },
         shouldStop: (counters) => counters.total >= 30,
         token,

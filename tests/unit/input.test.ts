@@ -109,7 +109,15 @@ describe('parseRunInput', () => {
       rampUpSeconds: 0,
       startDelaySeconds: undefined,
     });
-    expect(input.request).toEqual({ method: 'GET', path: '', headers: {}, body: null, timeoutMs: 10_000 });
+    expect(input.scenario.requests[0]).toEqual({
+      name: 'default',
+      weight: 1,
+      method: 'GET',
+      path: '',
+      headers: {},
+      body: null,
+      timeoutMs: 10_000,
+    });
     expect(input.thresholds).toEqual({});
   });
 
@@ -194,7 +202,7 @@ describe('parseRunInput', () => {
       users: { NumberOfUsers: 1, NumberOfCallsPerUser: 1 },
       request: { path: '/%E6%97%A5?q=a..b' },
     });
-    expect(input.request.path).toBe('/%E6%97%A5?q=a..b');
+    expect(input.scenario.requests[0]?.path).toBe('/%E6%97%A5?q=a..b');
   });
 
   it('keeps a path, lower-cases headers and JSON-encodes an object body', () => {
@@ -203,7 +211,9 @@ describe('parseRunInput', () => {
       request: { method: 'post', path: '/items?x=1', headers: { 'X-Trace': 'a' }, body: { a: 1 }, timeoutMs: '500' },
       thresholds: { p95Ms: 200, maxErrorRate: '0.01' },
     });
-    expect(input.request).toEqual({
+    expect(input.scenario.requests[0]).toEqual({
+      name: 'default',
+      weight: 1,
       method: 'POST',
       path: '/items?x=1',
       headers: { 'x-trace': 'a', 'content-type': 'application/json' },

@@ -101,6 +101,55 @@ describe('mergeSummaries', () => {
     expect(report.timeline.reduce((n, t) => n + t.requests, 0)).toBe(9);
   });
 
+  it('merges each named request exactly across users: counts add, histograms add, exact extremes', () => {
+    /** A user's summary with two named requests: `get` latencies and statuses, `put` errors only. */
+    const named = (userIndex: number, getUs: number[], status: number, putErrors: number) => {
+      const get = newCounters();
+      const put = newCounters();
+      const histogram = newHistogram();
+      for (const us of getUs) {
+        histogram.recordValue(us);
+        countOutcome(get, { status }, 1_000_000);
+      }
+      for (let i = 0; i < putErrors; i++) countOutcome(put, { error: 'timeout' }, 1_000_000);
+      const { timeline: _a, ...getCounts } = get;
+      const { timeline: _b, ...putCounts } = put;
+      const base = summary(userIndex, getUs, [status], Array(putErrors).fill('timeout'));
+      return {
+        ...base,
+        byName: {
+          get: {
+            counters: getCounts,
+            histogram: encodeHistogram(histogram),
+            minUs: Math.min(...getUs),
+            maxUs: Math.max(...getUs),
+          },
+          put: { counters: putCounts, histogram: encodeHistogram(newHistogram()), minUs: 0, maxUs: 0 },
+        },
+      };
+    };
+    const a = [1_000, 2_000, 3_000];
+    const b = [40_000, 50_000];
+    const report = mergeSummaries({ ...context, users: 2 }, [named(0, a, 200, 1), named(1, b, 404, 2)]);
+    const all = newHistogram();
+    for (const us of [...a, ...b]) all.recordValue(us);
+    expect(report.byName.get).toEqual({
+      requests: { total: 5, responses: 5, ok: 3, failed: 2 },
+      statusCodes: { '200': 3, '404': 2 },
+      errors: {},
+      latencyMs: latencySummary(all, { minUs: 1_000, maxUs: 50_000 }),
+    });
+    expect(report.byName.put).toEqual({
+      requests: { total: 3, responses: 0, ok: 0, failed: 3 },
+      statusCodes: {},
+      errors: { timeout: 3 },
+      latencyMs: null,
+    });
+    // The totals are the sum of the names.
+    expect(report.requests).toMatchObject({ total: 8, responses: 5, ok: 3, failed: 5 });
+    expect(renderHtml(report)).toContain('<h2>By request name</h2>');
+  });
+
   it('counts workers that started late', () => {
     const report = mergeSummaries(context, [summary(2, [1000], [200])]);
     expect(report.workers.lateStarts).toBe(1);

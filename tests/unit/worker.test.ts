@@ -1,11 +1,13 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { AdminInitiateAuthCommand, CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { parseRunInput } from '../../src/lib/input';
 import { runLoad } from '../../src/lib/load/engine';
+import { decodeHistogram } from '../../src/lib/load/histogram';
+import { compileSingle } from '../../src/lib/load/scenario';
 import type { WorkerSummary } from '../../src/lib/load/summary';
 import { buildPlan } from '../../src/lib/plan';
 import { runWorker } from '../../src/lib/worker';
@@ -104,7 +106,8 @@ describe('runWorker against a real loopback server', () => {
     expect(String(put?.Body)).not.toContain('token-3');
   });
 
-  it('runs several users in one worker, each with its own login, across shard secrets', async () => {
+  /** Users 99 (shard 0), 100 and 101 (shard 1), each with its own token. */
+  const usersAcrossTwoShards = () => {
     sm.on(GetSecretValueCommand, { SecretId: 's/test-users/shard-00000' }).resolves({
       SecretString: JSON.stringify({ users: { loadtestuser99: 'Pw-99!aA-xxxxxxxxxxx' } }),
     });
@@ -120,6 +123,10 @@ describe('runWorker against a real loopback server', () => {
         ExpiresIn: 3600,
       },
     }));
+  };
+
+  it('runs several users in one worker, each with its own login, across shard secrets', async () => {
+    usersAcrossTwoShards();
     const input = { users: { NumberOfUsers: 300, NumberOfCallsPerUser: 4, UsersPerWorker: 3, StartDelaySeconds: 0 } };
     const plan = buildPlan(parseRunInput(input), 'run-2', 'k', 800);
     // The group ends at 101, so this worker runs 99, 100 and 101; a worker at 100 would stop at 101 too.
@@ -148,6 +155,71 @@ describe('runWorker against a real loopback server', () => {
       deps(),
     );
     expect(short.users).toBe(2);
+  });
+
+  it("a flow with {{username}}: every path names the user whose token it carries; data rows come from each user's shard file", async () => {
+    usersAcrossTwoShards();
+    // What the plan step wrote: rows of 3 cities, user i gets row i mod 3.
+    const cities = ['Oslo', 'Lima', 'Pune'];
+    const shardFile = (shard: number) => ({
+      firstUser: shard * 100,
+      rows: Array.from({ length: 100 }, (_, j) => ({ city: cities[(shard * 100 + j) % 3] })),
+    });
+    for (const shard of [0, 1]) {
+      s3.on(GetObjectCommand, { Key: `runs/run-3/data/shard-0000${shard}.json` }).resolves({
+        Body: { transformToString: async () => JSON.stringify(shardFile(shard)) } as never,
+      });
+    }
+    const input = parseRunInput({
+      users: { NumberOfUsers: 300, UsersPerWorker: 3, StartDelaySeconds: 0 },
+      load: { model: 'iterations', iterations: 2, concurrency: 1 },
+      flow: true,
+      requests: [
+        { name: 'list', path: '/users/{{username}}/items' },
+        { name: 'get', path: '/users/{{username}}/items/{{iteration}}', headers: { 'x-city': '{{data.city}}' } },
+      ],
+      data: { key: 'data/users.csv' },
+    });
+    const plan = buildPlan(input, 'run-3', 'k', 800, 3);
+    const result = await runWorker(
+      { firstUser: 99, lastUser: 101, settings: plan.worker, armedAt: new Date().toISOString() },
+      deps(),
+    );
+    expect(result).toMatchObject({ users: 3, total: 12, ok: 12 });
+    expect(server.seen).toHaveLength(12);
+    for (const r of server.seen) {
+      const user = /^\/base\/users\/(loadtestuser\d+)\/items/.exec(String(r.url))?.[1];
+      expect(r.headers.authorization).toBe(`Bearer token-of-${user}`);
+    }
+    const perUser = (user: string) =>
+      server.seen
+        .filter((r) => r.headers.authorization === `Bearer token-of-${user}`)
+        .map((r) => [r.url, r.headers['x-city'] ?? null]);
+    // In order within each user: list, then get, for iterations 0 and 1; the city is the user's row.
+    expect(perUser('loadtestuser100')).toEqual([
+      ['/base/users/loadtestuser100/items', null],
+      ['/base/users/loadtestuser100/items/0', 'Lima'],
+      ['/base/users/loadtestuser100/items', null],
+      ['/base/users/loadtestuser100/items/1', 'Lima'],
+    ]);
+    expect(perUser('loadtestuser99').map(([, city]) => city)).toEqual([null, 'Oslo', null, 'Oslo']);
+    expect(perUser('loadtestuser101').map(([, city]) => city)).toEqual([null, 'Pune', null, 'Pune']);
+    // Each shard file read once, only this worker's shards (the stop switch's polls read its marker besides).
+    expect(
+      s3
+        .commandCalls(GetObjectCommand)
+        .map((c) => String(c.args[0].input.Key))
+        .filter((key) => key.includes('/data/'))
+        .sort(),
+    ).toEqual(['runs/run-3/data/shard-00000.json', 'runs/run-3/data/shard-00001.json']);
+    const summaries = s3
+      .commandCalls(PutObjectCommand)
+      .map((c) => JSON.parse(String(c.args[0].input.Body)) as WorkerSummary);
+    for (const summary of summaries) {
+      expect(Object.keys(summary.byName ?? {})).toEqual(['list', 'get']);
+      expect(summary.byName?.get?.counters).toMatchObject({ total: 2, ok: 2 });
+      expect(decodeHistogram(String(summary.byName?.get?.histogram)).totalCount).toBe(2);
+    }
   });
 
   it('waits for the start barrier', async () => {
@@ -238,7 +310,7 @@ describe('runLoad', () => {
     try {
       const result = await runLoad({
         target: server.url,
-        request,
+        scenario: compileSingle(request),
         load: { model: 'iterations', iterations: 20, concurrency: 2 },
         token: async () => 't',
       });
@@ -261,7 +333,7 @@ describe('runLoad', () => {
       let clock = 1_000;
       const result = await runLoad({
         target: server.url,
-        request,
+        scenario: compileSingle(request),
         load: { model: 'iterations', iterations: 10, concurrency: 1 },
         token: async () => 't',
         deadline: 1_004,
@@ -282,7 +354,7 @@ describe('runLoad', () => {
     await server.close();
     const result = await runLoad({
       target: url,
-      request,
+      scenario: compileSingle(request),
       load: { model: 'iterations', iterations: 3, concurrency: 1 },
       token: async () => 't',
     });
@@ -298,7 +370,7 @@ describe('runLoad', () => {
     try {
       const result = await runLoad({
         target: new URL(`http://127.0.0.1:${port}/`),
-        request: { ...request, timeoutMs: 100 },
+        scenario: compileSingle({ ...request, timeoutMs: 100 }),
         load: { model: 'iterations', iterations: 2, concurrency: 2 },
         token: async () => 't',
       });

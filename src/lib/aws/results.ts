@@ -16,6 +16,10 @@ export const userSummaryPrefix = (runId: string): string => `${runPrefix(runId)}
 export const userSummaryKey = (runId: string, userIndex: number): string =>
   `${userSummaryPrefix(runId)}${String(userIndex).padStart(5, '0')}.json`;
 
+/** The rows of a run's data file for the users of one shard (see data.ts), written by the plan step. */
+export const dataShardKey = (runId: string, shard: number): string =>
+  `${runPrefix(runId)}data/shard-${String(shard).padStart(5, '0')}.json`;
+
 /** The stop switch's marker (see stop.ts). */
 export const stopKey = (runId: string): string => `${runPrefix(runId)}stop.json`;
 

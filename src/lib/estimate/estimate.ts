@@ -2,6 +2,7 @@ import { functions } from '../../../sls/functions';
 import { InvalidInputError } from '../errors';
 import type { RunInput } from '../input';
 import { durationOf, inFlightOf, isOpen, plannedRequestsOf } from '../load/model';
+import { maxTimeoutOf } from '../load/scenario';
 import {
   checkFitsLambda,
   LOGINS_PER_SECOND,
@@ -366,7 +367,7 @@ export function estimateRun(input: RunInput, settings: EstimateSettings): Estima
   // rampUpSeconds × i / users after the barrier, so a worker waits half the ramp-up on average.
   const workerSeconds = startDelaySeconds + input.rampUpSeconds / 2 + loadSeconds + ASSUMED.workerTailSeconds;
   const longestWorker =
-    startDelaySeconds + input.rampUpSeconds + loadSeconds + Math.ceil(input.request.timeoutMs / 1000);
+    startDelaySeconds + input.rampUpSeconds + loadSeconds + Math.ceil(maxTimeoutOf(input.scenario) / 1000);
   if (loadAssumed && longestWorker > WORKER_TIMEOUT_SECONDS - WORKER_MARGIN_SECONDS)
     warn(
       'LambdaTimeLimit',

@@ -1,13 +1,14 @@
 import { Pool } from 'undici';
-import { assertSendable, type RequestSpec } from '../input';
-import { type Histogram, newHistogram } from './histogram';
+import { type Histogram, newCompactHistogram, newHistogram } from './histogram';
 import { inFlightOf, type LoadModel, type OpenModel, scheduleOf } from './model';
-import { type Counters, countOutcome, newCounters, type Outcome } from './summary';
+import type { CompiledScenario } from './scenario';
+import { type Counters, type CountsOnly, countOutcome, countsOnly, newCounters, type Outcome, tally } from './summary';
 
 export interface LoadOptions {
   /** The target's base URL; the request path is appended to its path. */
   readonly target: URL;
-  readonly request: RequestSpec;
+  /** The user's compiled requests: one iteration sends one of them (a mix) or all in order (a flow). */
+  readonly scenario: CompiledScenario;
   readonly load: LoadModel;
   /**
    * Epoch ms after which no new request starts (the worker must finish before Lambda stops it); the
@@ -34,8 +35,15 @@ export interface LoadResult {
   readonly latency: Latencies;
   /** Open models only: from the actual send (the uncorrected service time). */
   readonly serviceTime: Latencies | undefined;
+  /** Per request name: its outcomes and latencies (the total's own objects when there is one request). */
+  readonly byName: Readonly<Record<string, NamedResult>>;
   readonly startedAt: number;
   readonly finishedAt: number;
+}
+
+export interface NamedResult {
+  readonly counters: CountsOnly;
+  readonly latency: Latencies;
 }
 
 /** What the report calls a request the HTTP client refused to send (bad bytes in a path or header). */
@@ -74,7 +82,11 @@ const drain = (body: NodeJS.ReadableStream): Promise<void> =>
     body.resume();
   });
 
-const newLatencies = (): Latencies => ({ histogram: newHistogram(), minUs: Number.POSITIVE_INFINITY, maxUs: 0 });
+const newLatencies = (histogram: Histogram = newHistogram()): Latencies => ({
+  histogram,
+  minUs: Number.POSITIVE_INFINITY,
+  maxUs: 0,
+});
 
 function recordLatency(into: Latencies, us: number): void {
   into.histogram.recordValue(us);
@@ -96,53 +108,63 @@ const mono = (): number => performance.now();
  */
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const now = options.now ?? Date.now;
-  const { request, load } = options;
+  const { scenario, load } = options;
+  const backstop = scenario.maxTimeoutMs + UNDICI_BACKSTOP_MS;
   const pool = new Pool(options.target.origin, {
     connections: inFlightOf(load),
     pipelining: 1,
     keepAliveTimeout: 30_000,
-    headersTimeout: request.timeoutMs + UNDICI_BACKSTOP_MS,
-    bodyTimeout: request.timeoutMs + UNDICI_BACKSTOP_MS,
-    connectTimeout: request.timeoutMs + UNDICI_BACKSTOP_MS,
+    headersTimeout: backstop,
+    bodyTimeout: backstop,
+    connectTimeout: backstop,
   });
-  const path = requestPath(options.target, request.path);
   const counters = newCounters();
   const latency = newLatencies();
   const serviceTime = load.model === 'rate' || load.model === 'stages' ? newLatencies() : undefined;
-  // The client refuses some requests in a way that stalls its pool: such a request is never handed over.
-  let sendable = true;
-  try {
-    assertSendable(request);
-  } catch {
-    sendable = false;
-  }
+  // One request: its name's figures are the totals themselves, so nothing is counted twice.
+  const single = scenario.requests.length === 1;
+  const named: NamedResult[] = scenario.requests.map(() =>
+    single
+      ? { counters, latency }
+      : { counters: countsOnly(newCounters()), latency: newLatencies(newCompactHistogram()) },
+  );
+  const basePath = requestPath(options.target, '');
+  const pathOf = (path: string) => (path === '' ? basePath : basePath === '/' ? path : `${basePath}${path}`);
 
-  const record = (outcome: Outcome, intendedAt: number, sentAt: number): void => {
+  const record = (stats: NamedResult, outcome: Outcome, intendedAt: number, sentAt: number): void => {
     if ('status' in outcome) {
       const end = mono();
-      recordLatency(latency, Math.max(1, Math.round((end - intendedAt) * 1000)));
+      const us = Math.max(1, Math.round((end - intendedAt) * 1000));
+      recordLatency(latency, us);
+      if (stats.latency !== latency) recordLatency(stats.latency, us);
       if (serviceTime) recordLatency(serviceTime, Math.max(1, Math.round((end - sentAt) * 1000)));
     }
     countOutcome(counters, outcome, now());
+    if (stats.counters !== counters) tally(stats.counters, outcome);
   };
 
   /**
-   * One request, from its token to a settled outcome; resolves exactly once and never rejects.
-   * `intendedAt` is when the schedule wanted it sent (open models), else when it was sent.
+   * Request `index` of the scenario, from its token to a settled outcome; resolves exactly once and
+   * never rejects. `intendedAt` is when the schedule wanted it sent (open models), else when it was sent.
    */
-  const sendOne = async (intendedAt?: number): Promise<void> => {
+  const sendOne = async (index: number, iteration: number, intendedAt?: number): Promise<void> => {
+    const request = scenario.requests[index];
+    const stats = named[index];
+    if (!request || !stats) return;
     let token: string;
     try {
       token = await options.token();
     } catch {
-      countOutcome(counters, { error: 'token_unavailable' }, now());
+      record(stats, { error: 'token_unavailable' }, 0, 0);
       return;
     }
     const sentAt = mono();
-    if (!sendable) {
-      countOutcome(counters, { error: INVALID_REQUEST }, now());
+    // The client refuses some requests in a way that stalls its pool: such a request is never handed over.
+    if (!request.sendable) {
+      record(stats, { error: INVALID_REQUEST }, sentAt, sentAt);
       return;
     }
+    const prepared = request.prepare(iteration);
     return new Promise((resolve) => {
       const controller = new AbortController();
       let settled = false;
@@ -150,7 +172,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        record(outcome, intendedAt ?? sentAt, sentAt);
+        record(stats, outcome, intendedAt ?? sentAt, sentAt);
         resolve();
       };
       const timer = setTimeout(() => {
@@ -161,10 +183,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       try {
         pool
           .request({
-            path,
+            path: pathOf(prepared.path),
             method: request.method,
-            headers: { ...request.headers, authorization: `Bearer ${token}` },
-            body: request.body ?? undefined,
+            headers: { ...prepared.headers, authorization: `Bearer ${token}` },
+            body: prepared.body ?? undefined,
             signal: controller.signal,
           })
           .then((response) => drain(response.body).then(() => settle({ status: response.statusCode }), failed), failed);
@@ -177,29 +199,55 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
   const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
   const halted = () => now() >= deadline || options.shouldStop?.(counters) === true;
+  const steps = scenario.requests.length;
+  let iterations = 0;
+  /**
+   * One iteration: one request picked by weight, or every step in order. A flow's first step is timed
+   * from the intended start, the next ones from their own send; a stop between steps leaves the rest unsent.
+   */
+  const runIteration = async (intendedAt?: number): Promise<void> => {
+    const iteration = iterations++;
+    if (scenario.mode === 'mix') return sendOne(scenario.pick(), iteration, intendedAt);
+    for (let step = 0; step < steps; step++) {
+      if (step > 0 && halted()) {
+        counters.notSent += steps - step;
+        return;
+      }
+      await sendOne(step, iteration, step === 0 ? intendedAt : undefined);
+    }
+  };
+  const perIteration = scenario.mode === 'flow' ? steps : 1;
   const startedAt = now();
   try {
-    if (load.model === 'rate' || load.model === 'stages') await runOpen(load, sendOne, halted, counters);
-    else await runClosed(load, sendOne, halted, counters);
+    if (load.model === 'rate' || load.model === 'stages')
+      await runOpen(load, runIteration, halted, counters, perIteration);
+    else await runClosed(load, runIteration, halted, counters, perIteration);
   } finally {
     await pool.destroy();
   }
   const finish = (l: Latencies): Latencies => (l.maxUs === 0 ? { ...l, minUs: 0 } : l);
+  const byName: Record<string, NamedResult> = {};
+  scenario.requests.forEach((request, i) => {
+    const stats = named[i];
+    if (stats) byName[request.name] = { counters: stats.counters, latency: finish(stats.latency) };
+  });
   return {
     counters,
     latency: finish(latency),
     serviceTime: serviceTime && finish(serviceTime),
+    byName,
     startedAt,
     finishedAt: now(),
   };
 }
 
-/** `concurrency` loops, each starting its next request when the last one settles. */
+/** `concurrency` loops, each starting its next iteration when the last one settles. */
 async function runClosed(
   load: Extract<LoadModel, { model: 'iterations' | 'duration' }>,
-  sendOne: () => Promise<void>,
+  runIteration: () => Promise<void>,
   halted: () => boolean,
   counters: Counters,
+  perIteration: number,
 ): Promise<void> {
   const endsAt = load.model === 'duration' ? mono() + load.durationSeconds * 1000 : Number.POSITIVE_INFINITY;
   const limit = load.model === 'iterations' ? load.iterations : Number.POSITIVE_INFINITY;
@@ -212,24 +260,25 @@ async function runClosed(
         return;
       }
       started++;
-      await sendOne();
+      await runIteration();
     }
   };
   const loops = Math.max(1, Math.min(load.concurrency, limit));
   await Promise.all(Array.from({ length: loops }, loop));
   // A duration run has no planned count: what it did not start after a stop is not a number of requests.
-  if (load.model === 'iterations' && stopped) counters.notSent += limit - started;
+  if (load.model === 'iterations' && stopped) counters.notSent += (limit - started) * perIteration;
 }
 
 /**
- * Starts request i at its intended time t_i, or as soon as one of `maxInFlight` slots frees; one still
- * waiting `maxQueueMs` after t_i is dropped (counted). Latency counts from t_i (DESIGN §4).
+ * Starts iteration i at its intended time t_i, or as soon as one of `maxInFlight` slots frees; one still
+ * waiting `maxQueueMs` after t_i is dropped (counted, with all its requests). Latency counts from t_i (DESIGN §4).
  */
 async function runOpen(
   load: OpenModel,
-  sendOne: (intendedAt: number) => Promise<void>,
+  runIteration: (intendedAt: number) => Promise<void>,
   halted: () => boolean,
   counters: Counters,
+  perIteration: number,
 ): Promise<void> {
   const schedule = scheduleOf(load);
   const origin = mono();
@@ -243,7 +292,7 @@ async function runOpen(
   const dropExpired = (at: number) => {
     while (waiting.length > 0 && at - (waiting[0] ?? at) > load.maxQueueMs) {
       waiting.shift();
-      counters.dropped++;
+      counters.dropped += perIteration;
     }
   };
   const pump = () => {
@@ -251,7 +300,7 @@ async function runOpen(
     while (inFlight < load.maxInFlight && waiting.length > 0) {
       const intendedAt = waiting.shift() ?? mono();
       inFlight++;
-      void sendOne(intendedAt).then(() => {
+      void runIteration(intendedAt).then(() => {
         inFlight--;
         pump();
         wake?.();
@@ -274,7 +323,7 @@ async function runOpen(
     const nextT = stopped ? undefined : schedule(next);
     if (nextT === undefined && waiting.length === 0 && inFlight === 0) break;
     if (stopped && waiting.length > 0) {
-      counters.notSent += waiting.length;
+      counters.notSent += waiting.length * perIteration;
       waiting.length = 0;
       if (inFlight === 0) break;
     }
@@ -292,6 +341,6 @@ async function runOpen(
   }
   if (stopped) {
     // The rest of the schedule was planned and never started.
-    for (let t = schedule(next); t !== undefined; t = schedule(++next)) counters.notSent++;
+    for (let t = schedule(next); t !== undefined; t = schedule(++next)) counters.notSent += perIteration;
   }
 }

@@ -14,6 +14,20 @@ export const newHistogram = (): Histogram =>
     autoResize: true,
   });
 
+/**
+ * The same precision in a packed (sparse) array: about 15 KiB instead of 96 KiB for latencies up to a
+ * minute, for about 0.5 µs more per value. Per-name histograms use it: 100 users of a worker × 20
+ * names would otherwise hold some 190 MB of a 1 GB worker.
+ */
+export const newCompactHistogram = (): Histogram =>
+  hdr.build({
+    lowestDiscernibleValue: 1,
+    highestTrackableValue: 3_600_000_000,
+    numberOfSignificantValueDigits: 3,
+    autoResize: true,
+    bitBucketSize: 'packed',
+  });
+
 export const encodeHistogram = (histogram: Histogram): string => hdr.encodeIntoCompressedBase64(histogram);
 
 export const decodeHistogram = (encoded: string): Histogram => hdr.decodeFromCompressedBase64(encoded, 32, false);

@@ -43,19 +43,25 @@ const bump = (map: Record<string, number>, key: string, by = 1): void => {
 export type Outcome = { readonly status: number } | { readonly error: string };
 
 export function countOutcome(counters: Counters, outcome: Outcome, at: number): void {
-  const ok = 'status' in outcome && isOkStatus(outcome.status);
-  counters.total++;
-  if (ok) counters.ok++;
-  else counters.failed++;
-  if ('status' in outcome) {
-    counters.responses++;
-    bump(counters.statusCodes, String(outcome.status));
-  } else bump(counters.errors, outcome.error);
+  const ok = tally(counters, outcome);
   const second = String(Math.floor(at / 1000));
   const slot = counters.timeline[second] ?? [0, 0];
   slot[0]++;
   if (!ok) slot[1]++;
   counters.timeline[second] = slot;
+}
+
+/** Counts one outcome without the timeline (per-name counts keep none); true when it is a success. */
+export function tally(counts: CountsOnly, outcome: Outcome): boolean {
+  const ok = 'status' in outcome && isOkStatus(outcome.status);
+  counts.total++;
+  if (ok) counts.ok++;
+  else counts.failed++;
+  if ('status' in outcome) {
+    counts.responses++;
+    bump(counts.statusCodes, String(outcome.status));
+  } else bump(counts.errors, outcome.error);
+  return ok;
 }
 
 /** The counters without the timeline: small enough to travel in an error's cause when S3 cannot take them. */
@@ -80,6 +86,17 @@ export function addCounters(into: Counters, from: CountsOnly & { timeline?: Coun
   }
 }
 
+export interface EncodedLatencies {
+  /** HDR histogram in µs, compressed and base64-encoded. */
+  readonly histogram: string;
+  readonly minUs: number;
+  readonly maxUs: number;
+}
+
+export interface NamedSummary extends EncodedLatencies {
+  readonly counters: CountsOnly;
+}
+
 /** What each worker writes to the results bucket, one per user. */
 export interface WorkerSummary {
   readonly version: 1;
@@ -93,7 +110,12 @@ export interface WorkerSummary {
   readonly minLatencyUs: number;
   readonly maxLatencyUs: number;
   /** Open models: the service time (from the actual send), apart from the corrected latency above. */
-  readonly serviceTime?: { readonly histogram: string; readonly minUs: number; readonly maxUs: number };
+  readonly serviceTime?: EncodedLatencies;
+  /**
+   * Per named request (`default` for a single request): its counts and latencies. notSent and dropped
+   * are counted for the whole user only (a mix does not know which request a skipped iteration would have sent).
+   */
+  readonly byName?: Readonly<Record<string, NamedSummary>>;
   /** Epoch ms of the first request sent and the last outcome. */
   readonly startedAt: number;
   readonly finishedAt: number;

@@ -18,6 +18,27 @@ export function renderHtml(report: Report): string {
   const service = s
     ? `<h2>Service time (ms), from the actual send</h2><table>${row('min', s.min)}${row('mean', s.mean)}${row('p50', s.p50)}${row('p90', s.p90)}${row('p95', s.p95)}${row('p99', s.p99)}${row('max', s.max)}</table>`
     : '';
+  const names = Object.entries(report.byName);
+  const byName =
+    names.length > 1
+      ? `<h2>By request name</h2><table><tr><th>name</th><th>requests</th><th>ok</th><th>failed</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>${names
+          .map(
+            ([name, x]) =>
+              `<tr>${[
+                name,
+                x.requests.total,
+                x.requests.ok,
+                x.requests.failed,
+                x.latencyMs?.p50 ?? 'n/a',
+                x.latencyMs?.p95 ?? 'n/a',
+                x.latencyMs?.p99 ?? 'n/a',
+                x.latencyMs?.max ?? 'n/a',
+              ]
+                .map((v) => `<td>${escapeHtml(String(v))}</td>`)
+                .join('')}</tr>`,
+          )
+          .join('')}</table>`
+      : '';
   const failedWorkers = report.workers.failures
     .map((f) => `<li>${escapeHtml(`users ${f.firstUser}..${f.lastUser}: ${f.error}: ${f.message}`)}</li>`)
     .join('');
@@ -43,7 +64,7 @@ export function renderHtml(report: Report): string {
 <table>${row('run', report.runId)}${row('target', report.target)}${row('users', report.users)}${row('load per user', describeLoad(report.load))}${report.stopped ? row('STOPPED', `${report.stopped.stoppedAt}: ${report.stopped.reason}`) : ''}${row('started', report.startedAt)}${row('finished', report.finishedAt)}${row('duration (s)', report.durationSeconds)}${row('throughput (responses/s)', report.throughputRps)}${row('attempted/s', report.attemptedRps)}</table>
 <h2>Requests</h2><table>${row('attempted', r.total)}${row('responses', r.responses)}${row('ok', r.ok)}${row('failed', r.failed)}${row('failed with a status', r.httpFailed)}${row('failed with no response', r.transportFailed)}${row('not sent (time limit or stop)', r.notSent)}${row('dropped (no free slot in time)', r.dropped)}</table>
 <h2>Workers</h2><table>${row('planned', report.workers.expected)}${row('failed', report.workers.failed)}${row('users reported', report.workers.usersReported)}${row('users counted from errors', report.workers.usersCountedFromErrors)}${row('users unknown', report.workers.usersUnknown)}</table>${failedWorkers ? `<ul>${failedWorkers}</ul>` : ''}
-<h2>Latency (ms)${report.serviceTimeMs ? ", from each request's intended start" : ''}</h2><table>${latency}</table>${service}
+<h2>Latency (ms)${report.serviceTimeMs ? ", from each request's intended start" : ''}</h2><table>${latency}</table>${service}${byName}
 <h2>Status codes</h2><table>${table(report.statusCodes)}</table>
 <h2>Transport errors (no response)</h2><table>${table(report.errors)}</table>
 <h2>Thresholds</h2><ul>${report.thresholds.failures.map((f) => `<li>${escapeHtml(f.message)}</li>`).join('') || '<li>none failed</li>'}</ul>

@@ -1,8 +1,14 @@
 import type { ErrorName } from '../errors';
 import type { Thresholds } from '../input';
-import { decodeHistogram, type LatencySummaryMs, latencySummary, newHistogram } from '../load/histogram';
+import {
+  decodeHistogram,
+  type Histogram,
+  type LatencySummaryMs,
+  latencySummary,
+  newHistogram,
+} from '../load/histogram';
 import { isOpen, type LoadModel } from '../load/model';
-import { addCounters, type CountsOnly, newCounters, type WorkerSummary } from '../load/summary';
+import { addCounters, type Counters, type CountsOnly, newCounters, type WorkerSummary } from '../load/summary';
 import type { StopMarker } from '../stop';
 
 export interface ThresholdFailure {
@@ -52,15 +58,7 @@ export interface Report {
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly durationSeconds: number;
-  readonly requests: {
-    /** Attempted, each exactly once: ok + failed = responses + transportFailed. */
-    readonly total: number;
-    /** Got an HTTP status back: responses ≤ what the target received ≤ total. */
-    readonly responses: number;
-    /** 2xx/3xx responses. */
-    readonly ok: number;
-    /** httpFailed + transportFailed. */
-    readonly failed: number;
+  readonly requests: RequestCounts & {
     /** Responses with another status. */
     readonly httpFailed: number;
     /** No response: refused, reset, timeout, a request the client could not send. */
@@ -83,6 +81,11 @@ export interface Report {
   readonly latencyMs: LatencySummaryMs | null;
   /** Open models only: from the actual send to the last byte (what the target alone took); else null. */
   readonly serviceTimeMs: LatencySummaryMs | null;
+  /**
+   * Per named request (`default` for a single request): its counts and latency, merged exactly across
+   * users. The totals above are their sum, plus the users whose counts came back only in a worker's error.
+   */
+  readonly byName: Readonly<Record<string, NamedReport>>;
   readonly thresholds: { readonly passed: boolean; readonly failures: readonly ThresholdFailure[] };
   readonly verdict: Verdict;
   readonly workers: {
@@ -104,6 +107,25 @@ export interface Report {
   };
   /** Per second from the first request: outcomes and failures. */
   readonly timeline: readonly { readonly second: number; readonly requests: number; readonly failed: number }[];
+}
+
+export interface RequestCounts {
+  /** Attempted, each exactly once: ok + failed = responses + transportFailed. */
+  readonly total: number;
+  /** Got an HTTP status back: responses ≤ what the target received ≤ total. */
+  readonly responses: number;
+  /** 2xx/3xx responses. */
+  readonly ok: number;
+  /** httpFailed + transportFailed. */
+  readonly failed: number;
+}
+
+/** One named request's part of the run. */
+export interface NamedReport {
+  readonly requests: RequestCounts;
+  readonly statusCodes: Record<string, number>;
+  readonly errors: Record<string, number>;
+  readonly latencyMs: LatencySummaryMs | null;
 }
 
 export interface ReportContext {
@@ -158,9 +180,23 @@ export function mergeSummaries(
   let tokenRefreshes = 0;
   let tokenRefreshFailures = 0;
   const reported = new Set<number>();
+  const named = new Map<string, { counters: Counters; histogram: Histogram; minUs: number; maxUs: number }>();
   for (const summary of summaries) {
     if (reported.has(summary.userIndex)) continue;
     reported.add(summary.userIndex);
+    for (const [name, part] of Object.entries(summary.byName ?? {})) {
+      let into = named.get(name);
+      if (!into) {
+        into = { counters: newCounters(), histogram: newHistogram(), minUs: Number.POSITIVE_INFINITY, maxUs: 0 };
+        named.set(name, into);
+      }
+      addCounters(into.counters, part.counters);
+      into.histogram.add(decodeHistogram(part.histogram));
+      if (part.maxUs > 0) {
+        into.minUs = Math.min(into.minUs, part.minUs);
+        into.maxUs = Math.max(into.maxUs, part.maxUs);
+      }
+    }
     addCounters(counters, summary.counters);
     histogram.add(decodeHistogram(summary.histogram));
     if (summary.serviceTime) {
@@ -222,6 +258,22 @@ export function mergeSummaries(
     serviceTimeMs: isOpen(context.load)
       ? latencySummary(service, serviceMaxUs > 0 ? { minUs: serviceMinUs, maxUs: serviceMaxUs } : undefined)
       : null,
+    byName: Object.fromEntries(
+      [...named].map(([name, n]): [string, NamedReport] => [
+        name,
+        {
+          requests: {
+            total: n.counters.total,
+            responses: n.counters.responses,
+            ok: n.counters.ok,
+            failed: n.counters.failed,
+          },
+          statusCodes: n.counters.statusCodes,
+          errors: n.counters.errors,
+          latencyMs: latencySummary(n.histogram, n.maxUs > 0 ? { minUs: n.minUs, maxUs: n.maxUs } : undefined),
+        },
+      ]),
+    ),
     workers: {
       expected: context.workers ?? context.users,
       users: context.users,
