@@ -1,9 +1,11 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { basename } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseTargetUrl } from '../lib/config';
+import { parseDataFile } from '../lib/data';
 import { type ErrorName, InvalidInputError } from '../lib/errors';
-import { DEFAULTS, LIMITS, parseRunInput } from '../lib/input';
+import { DEFAULTS, dataColumnsUsed, LIMITS, parseRunInput } from '../lib/input';
 import { setLogSink } from '../lib/log';
 import { checkFitsLambda, startDelayFor, usersPerWorkerFor } from '../lib/plan';
 import { renderHtml } from '../lib/report/html';
@@ -26,6 +28,7 @@ const HELP = `apiloadtest local — run the real workflows against local emulato
 Usage: npm run local -- [options]
 
   --input FILE         an execution input (JSON), as for sls invoke stepf --data; flags override its fields
+  --data FILE          per-user rows (CSV with a header row, or a JSON array): user i gets row i mod rows
   --users N            test users, one worker each (default 10, max ${LIMITS.maxUsers})
   --calls N            requests per user: the iterations model (default 20, max ${LIMITS.maxCallsPerUser})
   --concurrency N      requests in flight per user, iterations and duration (default 1, max ${LIMITS.maxConcurrencyPerUser})
@@ -65,6 +68,8 @@ export class UsageError extends Error {
 export interface CliOptions {
   /** The execution input the flags (and --input) describe, already judged by parseRunInput. */
   input: Record<string, unknown>;
+  /** --data: uploaded to the local results bucket under input.data.key before the run. */
+  dataFile: { key: string; body: string } | undefined;
   target: string | undefined;
   json: string | undefined;
   html: string | undefined;
@@ -75,6 +80,7 @@ export interface CliOptions {
 
 const OPTIONS = {
   input: { type: 'string' },
+  data: { type: 'string' },
   users: { type: 'string' },
   duration: { type: 'string' },
   rate: { type: 'string' },
@@ -125,6 +131,7 @@ const FLAG_OF_FIELD: Readonly<Record<string, string>> = {
   'request.path': '--path',
   'request.body': '--body',
   'request.headers': '--header',
+  'data.key': '--data',
   'request.timeoutMs': '--timeout-ms',
   'thresholds.p95Ms': '--p95',
   'thresholds.p99Ms': '--p99',
@@ -155,6 +162,19 @@ function parseStagesFlag(value: string): { durationSeconds: string; target: stri
       );
     return { durationSeconds: match[1] ?? '', target: match[2] ?? '' };
   });
+}
+
+/** --data FILE: read now (a missing file fails before anything starts), uploaded under data/ by the run. */
+function readDataFlag(file: string): { key: string; body: string } {
+  const name = basename(file);
+  if (!/\.(csv|json)$/i.test(name)) throw new UsageError(`--data: must be a .csv or .json file, got "${file}"`);
+  try {
+    return { key: `data/${name.replace(/[^A-Za-z0-9._-]/g, '-')}`, body: readFileSync(file, 'utf8') };
+  } catch (error) {
+    throw new UsageError(
+      `--data: cannot read "${file}" (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
 }
 
 function readInputFile(file: string): Record<string, unknown> {
@@ -336,13 +356,17 @@ export function parseCli(
   }
   const { values } = parsed;
   const fromFlags = new Set(parsed.tokens.flatMap((t) => (t.kind === 'option' ? [t.name] : [])));
+  const dataFile = values.data === undefined ? undefined : readDataFlag(values.data);
   const input = values.help ? {} : buildInput(values);
+  if (dataFile) input.data = { key: dataFile.key };
   if (!values.help) {
     try {
       const run = parseRunInput(input);
       // The Plan's checks that need the concurrency budget (users per worker × in flight, worker count).
       usersPerWorkerFor(run, maxConcurrentWorkers);
       checkFitsLambda(run, startDelayFor(run));
+      // The Plan reads the file again in the run; its rows and columns are judged here already.
+      if (dataFile) parseDataFile(dataFile.key, dataFile.body, dataColumnsUsed(run.scenario));
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
       throw new UsageError(flagMessage(error, error.reason, fromFlags));
@@ -350,6 +374,7 @@ export function parseCli(
   }
   return {
     input,
+    dataFile,
     target: values.target === undefined ? undefined : loopbackTarget(values.target),
     json: values.json,
     html: values.html,
@@ -420,6 +445,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     // The report is printed and written as soon as it exists: a run stopped during cleanup keeps it.
     const result = await runLocal({
       input: options.input,
+      dataFile: options.dataFile,
       target: options.target,
       keep: options.keep,
       onProgress: printer.update,

@@ -1,5 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import { getJson, reportKeys } from '../lib/aws/results';
+import { getJson, putObject, reportKeys } from '../lib/aws/results';
 import type { CleanupResult } from '../lib/cleanup';
 import { createRuntime, type Runtime } from '../lib/deps';
 import type { Report } from '../lib/report/report';
@@ -15,6 +15,11 @@ export interface LocalRunOptions {
    * builds the seed's form. users.StartDelaySeconds defaults to the local one (see localStartDelay).
    */
   readonly input?: Readonly<Record<string, unknown>>;
+  /**
+   * A per-user data file to upload to the local results bucket before the run, as a user would with
+   * `aws s3 cp` in AWS: `key` is the input's `data.key`, `body` the file's text.
+   */
+  readonly dataFile?: { readonly key: string; readonly body: string };
   readonly users?: number;
   readonly calls?: number;
   readonly concurrency?: number;
@@ -206,6 +211,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         StartDelaySeconds: givenUsers.StartDelaySeconds ?? localStartDelay(progress.users),
       },
     };
+    if (options.dataFile) await putObject(runtime.results, options.dataFile.key, options.dataFile.body, 'text/plain');
     const raiseStopSwitch = () => raiseStop(runtime.results, runId, 'stopped by Ctrl-C');
     loading.add(raiseStopSwitch);
     const outcome = await runStateMachine('createUsersAndFanOut', input, {
