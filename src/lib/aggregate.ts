@@ -14,6 +14,7 @@ import type { LoadModel } from './load/model';
 import type { WorkerSummary } from './load/summary';
 import type { Range } from './plan';
 import { renderHtml } from './report/html';
+import { renderJunit } from './report/junit';
 import { headline, mergeSummaries, type Report, type Verdict, type WorkerFailureRecord } from './report/report';
 import { type RetryOptions, withRetry } from './retry';
 import { readStop } from './stop';
@@ -81,8 +82,9 @@ export async function aggregateRun(task: AggregateTask, deps: AggregateDeps): Pr
     summaries,
     failures,
   );
-  const { json: reportKey, html: htmlKey } = reportKeys(task.runId);
+  const { json: reportKey, html: htmlKey, junit: junitKey } = reportKeys(task.runId);
   await retry(() => putJson(deps.results, reportKey, report));
   await retry(() => putObject(deps.results, htmlKey, renderHtml(report), 'text/html; charset=utf-8'));
+  await retry(() => putObject(deps.results, junitKey, renderJunit(report, task.thresholds), 'application/xml'));
   return { report: headline(report), reportKey, htmlKey, verdict: report.verdict };
 }

@@ -9,6 +9,7 @@ import { DEFAULTS, dataColumnsUsed, LIMITS, parseRunInput } from '../lib/input';
 import { setLogSink } from '../lib/log';
 import { checkFitsLambda, startDelayFor, usersPerWorkerFor } from '../lib/plan';
 import { renderHtml } from '../lib/report/html';
+import { renderJunit } from '../lib/report/junit';
 import { LOCAL_MAX_CONCURRENT_WORKERS } from './environment';
 import { formatCleanup, formatReport, progressLine, readableCause } from './format';
 import { type Progress, requestStop, runLocal, stopActiveRuns } from './local-run';
@@ -52,6 +53,7 @@ Usage: npm run local -- [options]
   --min-rps N          fail when throughput is below N requests/s
   --json FILE          write report.json to FILE
   --html FILE          write report.html to FILE
+  --junit FILE         write the verdict as JUnit XML to FILE (one test case per threshold)
   --keep               skip the cleanup workflow (deleteTestUsers)
   --verbose            show stack traces on errors
   -h, --help           this text
@@ -73,6 +75,7 @@ export interface CliOptions {
   target: string | undefined;
   json: string | undefined;
   html: string | undefined;
+  junit: string | undefined;
   keep: boolean;
   verbose: boolean;
   help: boolean;
@@ -104,6 +107,7 @@ const OPTIONS = {
   'min-rps': { type: 'string' },
   json: { type: 'string' },
   html: { type: 'string' },
+  junit: { type: 'string' },
   keep: { type: 'boolean' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -378,6 +382,7 @@ export function parseCli(
     target: values.target === undefined ? undefined : loopbackTarget(values.target),
     json: values.json,
     html: values.html,
+    junit: values.junit,
     keep: values.keep === true,
     verbose: values.verbose === true,
     help: values.help === true,
@@ -398,6 +403,9 @@ export function checkWritable(flag: string, file: string): void {
   }
   if (!existed) rmSync(file, { force: true });
 }
+
+/** The thresholds the run was judged by (parseRunInput already accepted the input). */
+const thresholdsOf = (input: Record<string, unknown>) => parseRunInput(input).thresholds;
 
 /** A live line on a TTY; plain lines every few seconds (and on each phase change) otherwise. */
 function progressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; end: () => void } {
@@ -426,10 +434,12 @@ export async function main(argv: readonly string[]): Promise<number> {
   let options: CliOptions;
   try {
     options = parseCli(argv);
-    if (options.json !== undefined && options.json === options.html)
-      throw new UsageError('--html: names the same file as --json');
-    if (options.json !== undefined) checkWritable('json', options.json);
-    if (options.html !== undefined) checkWritable('html', options.html);
+    const outputs = (['json', 'html', 'junit'] as const).filter((flag) => options[flag] !== undefined);
+    for (const [i, flag] of outputs.entries()) {
+      const same = outputs.slice(0, i).find((other) => options[other] === options[flag]);
+      if (same) throw new UsageError(`--${flag}: names the same file as --${same}`);
+      checkWritable(flag, options[flag] as string);
+    }
   } catch (error) {
     process.stderr.write(`apiloadtest: ${(error as Error).message}\nTry --help.\n`);
     return EXIT.error;
@@ -454,6 +464,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(`\n${formatReport(report)}\n`);
         if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
         if (options.html) writeFileSync(options.html, renderHtml(report));
+        if (options.junit) writeFileSync(options.junit, renderJunit(report, thresholdsOf(options.input)));
       },
     });
     printer.end();

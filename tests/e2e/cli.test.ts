@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../sls/definitions';
 import { parseCli } from '../../src/local/cli';
+import { parseJunit } from '../helpers';
 
 const cli = (args: string[]) =>
   // As package.json's `local` script runs it.
@@ -157,7 +158,8 @@ describe('npm run local as a process', () => {
 
   it('runs, prints the report, writes --json and exits 1 when a threshold fails', () => {
     const file = join(dir, 'report.json');
-    const run = cli(['--users', '3', '--calls', '4', '--p95', '0.001', '--json', file]);
+    const junit = join(dir, 'report.junit.xml');
+    const run = cli(['--users', '3', '--calls', '4', '--p95', '0.001', '--json', file, '--junit', junit]);
     expect(run.stderr).not.toMatch(/password|eyJ[A-Za-z0-9_-]{20,}/i);
     expect(run.stdout).not.toMatch(/eyJ[A-Za-z0-9_-]{20,}/);
     expect(run.status).toBe(1);
@@ -177,5 +179,10 @@ describe('npm run local as a process', () => {
       dropped: 0,
     });
     expect(report.thresholds.passed).toBe(false);
+    // JUnit a parser reads: the p95 case fails with the limit and the observed value.
+    const suite = parseJunit(readFileSync(junit, 'utf8'));
+    expect(suite.failures).toBe('1');
+    const p95 = suite.testcase.find((c: any) => String(c.name).startsWith('p95 latency'));
+    expect(p95.failure.message).toMatch(/^p95 [\d.]+ ms > 0.001 ms \(limit 0.001, observed [\d.]+\)$/);
   });
 });

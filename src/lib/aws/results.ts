@@ -6,9 +6,10 @@ export interface ResultsStore {
 }
 
 export const runPrefix = (runId: string): string => `runs/${runId}/`;
-export const reportKeys = (runId: string): { json: string; html: string } => ({
+export const reportKeys = (runId: string): { json: string; html: string; junit: string } => ({
   json: `${runPrefix(runId)}report.json`,
   html: `${runPrefix(runId)}report.html`,
+  junit: `${runPrefix(runId)}report.junit.xml`,
 });
 
 /** Where each user's summary goes: one object per user, whichever worker ran it. */
