@@ -14,6 +14,11 @@ export function setLogSink(next: LogSink | undefined): void {
   sink = next ?? consoleSink;
 }
 
+/** A line that is already JSON (an Embedded Metric Format record), written as it is. */
+export function logRaw(line: string): void {
+  sink('info', line);
+}
+
 export function log(level: LogLevel, message: string, fields: Fields = {}): void {
   sink(level, JSON.stringify({ level, message, ...fields, time: new Date().toISOString() }));
 }

@@ -15,6 +15,8 @@ import {
   type NamedSummary,
   type WorkerSummary,
 } from './load/summary';
+import { logRaw } from './log';
+import { liveMetrics } from './metrics/live';
 import { shardOf, usernameOf, type WorkerSettings } from './plan';
 import { type RetryOptions, sleep, withRetry } from './retry';
 import { raiseStop, watchStop } from './stop';
@@ -43,6 +45,11 @@ export interface WorkerDeps {
   readonly wait?: (ms: number) => Promise<void>;
   /** How often the worker looks for the stop marker (1 s by default). */
   readonly stopPollMs?: number;
+  /** Dimension of the live metrics (the stack's name). */
+  readonly stackName?: string;
+  /** Where EMF lines go: the log (CloudWatch Logs turns them into metrics). */
+  readonly emitMetrics?: (line: string) => void;
+  readonly metricsIntervalMs?: number;
 }
 
 const encoded = (latencies: Latencies): EncodedLatencies => ({
@@ -105,10 +112,20 @@ export async function runWorker(task: WorkerTask, deps: WorkerDeps): Promise<Wor
   };
   const indices = Array.from({ length: last - task.firstUser + 1 }, (_, i) => task.firstUser + i);
   const stop = watchStop(deps.results, task.settings.runId, deps.stopPollMs);
+  const metrics = liveMetrics({
+    stack: deps.stackName ?? 'unknown',
+    runId: task.settings.runId,
+    emit: deps.emitMetrics ?? logRaw,
+    intervalMs: deps.metricsIntervalMs,
+  });
+  const shared = { stopped: stop.stopped, watch: metrics.watch };
   // Users run side by side and fail alone: one user's failed login does not lose the others' summaries.
   const settled = await Promise.allSettled(
-    indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf, dataRowOf, stop.stopped)),
-  ).finally(() => stop.close());
+    indices.map((userIndex) => runUser(userIndex, task, deps, credentialsOf, dataRowOf, shared)),
+  ).finally(() => {
+    stop.close();
+    metrics.stop();
+  });
   const failures: UserFailure[] = [];
   const done: UserResult[] = [];
   settled.forEach((outcome, i) => {
@@ -159,7 +176,7 @@ async function runUser(
   deps: WorkerDeps,
   credentialsOf: (userIndex: number) => Promise<Credentials | undefined>,
   dataRowOf: (userIndex: number) => Promise<Readonly<Record<string, string>> | undefined>,
-  stopped: () => boolean,
+  { stopped, watch }: { stopped: () => boolean; watch: (live: { counters: Counters; latency: Latencies }) => void },
 ): Promise<UserResult> {
   const now = deps.now ?? Date.now;
   const username = usernameOf(userIndex);
@@ -241,6 +258,7 @@ async function runUser(
     shouldStop,
     token,
     now,
+    onStart: watch,
   });
   const summary: WorkerSummary = {
     version: 1,

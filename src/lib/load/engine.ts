@@ -20,6 +20,8 @@ export interface LoadOptions {
   /** Returns a valid access token, refreshing it when it is close to expiry. */
   readonly token: () => Promise<string>;
   readonly now?: () => number;
+  /** Handed the live counters and latencies once, before the first request (for live metrics). */
+  readonly onStart?: (live: { readonly counters: Counters; readonly latency: Latencies }) => void;
 }
 
 /** Latencies recorded in one histogram, with the exact extremes (an encoded histogram keeps only buckets). */
@@ -120,6 +122,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   });
   const counters = newCounters();
   const latency = newLatencies();
+  options.onStart?.({ counters, latency });
   const serviceTime = load.model === 'rate' || load.model === 'stages' ? newLatencies() : undefined;
   // One request: its name's figures are the totals themselves, so nothing is counted twice.
   const single = scenario.requests.length === 1;
