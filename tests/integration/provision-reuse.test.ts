@@ -1,4 +1,5 @@
 import { AdminGetUserCommand } from '@aws-sdk/client-cognito-identity-provider';
+import { makeHandler as cleanupHandler } from '../../src/handlers/delete-test-users';
 import { makeHandler as planHandler } from '../../src/handlers/plan-run';
 import { makeHandler as provisionHandler } from '../../src/handlers/provision-users';
 import { createRuntime, type Runtime } from '../../src/lib/deps';
@@ -72,5 +73,17 @@ describe('provisioning reuses the users of an earlier run', () => {
       new AdminGetUserCommand({ UserPoolId: env.stack.userPoolId, Username: 'loadtestuser229' }),
     );
     expect(newest.UserStatus).toBe('CONFIRMED');
+  });
+
+  it('after deleteTestUsers removed some users, the next run creates exactly those again', async () => {
+    const cleanup = await cleanupHandler(() => runtime)({ NumberOfUsers: '120' });
+    expect(cleanup).toMatchObject({ usersDeleted: 120, usersRemaining: 110, secretsDeleted: 0 });
+    const again = await provision(230, 'reuse-5');
+    expect(again).toEqual({
+      created: 120,
+      reused: 110,
+      skipped: 110,
+      calls: { AdminCreateUser: 120, AdminSetUserPassword: 120 },
+    });
   });
 });

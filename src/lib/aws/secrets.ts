@@ -80,6 +80,25 @@ export async function writeCredentials(
   }
 }
 
+/**
+ * Takes the `ready` mark off these users in an existing shard secret (passwords stay), so that a run
+ * after they are deleted creates them again instead of trusting the mark. Writes only when a mark goes.
+ */
+export async function unmarkReady(
+  client: SecretsManagerClient,
+  name: string,
+  usernames: readonly string[],
+): Promise<boolean> {
+  const secret = await readShardSecret(client, name);
+  if (!secret) return false;
+  const doomed = new Set(usernames);
+  const ready = secret.ready.filter((username) => !doomed.has(username));
+  if (ready.length === secret.ready.length) return false;
+  const SecretString = JSON.stringify({ users: secret.users, ready });
+  await client.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+  return true;
+}
+
 /** Names of every secret under `prefix`. */
 export async function listSecretNames(client: SecretsManagerClient, prefix: string): Promise<string[]> {
   const names: string[] = [];
