@@ -9,6 +9,9 @@
  * 3. worker memory: peak RSS of one worker's process running 13 users × 100,000 calls (the plan's split
  *    for 10,000 users) against the same server; it must stay under 256 MiB whatever the number of calls.
  *    BENCH_WORKER_CALLS=20000 npm run bench shortens it.
+ * 4. provisioning: 1,000 users through the real Provision handler against cognito-local behind a proxy
+ *    that throttles 10% of Cognito writes; prints the achieved write rate against the configured one
+ *    (want ≥ 90%) and the failures (want 0). BENCH_PROVISION_USERS=200 npm run bench shortens it.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -20,6 +23,7 @@ import { encodeHistogram, newHistogram } from '../src/lib/load/histogram';
 import { compileSingle } from '../src/lib/load/scenario';
 import { countOutcome, newCounters, type WorkerSummary } from '../src/lib/load/summary';
 import { mergeSummaries } from '../src/lib/report/report';
+import { benchProvision } from './provision';
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
@@ -185,6 +189,7 @@ async function main(): Promise<void> {
   benchAggregate();
   await benchEngine();
   await benchWorkerMemory();
+  await benchProvision();
 }
 
 main().catch((error) => {

@@ -3,9 +3,9 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pLimit from 'p-limit';
 import { deleteUser, listUsernames, type UserPool } from './aws/cognito';
 import { type KeyRetirement, retireStackKeys, retireUserSetKey } from './aws/kms';
-import { deleteSecret, listSecretNames } from './aws/secrets';
+import { deleteSecret, listSecretNames, shardSecretName, unmarkReady } from './aws/secrets';
 import type { CleanupInput } from './input';
-import { USERNAME_PREFIX, usernameOf } from './plan';
+import { shardOf, USERNAME_PREFIX, usernameOf } from './plan';
 import { type RetryOptions, rateLimiter, withRetry } from './retry';
 
 export interface CleanupDeps {
@@ -46,8 +46,25 @@ export async function cleanupUserSet(input: CleanupInput, deps: CleanupDeps): Pr
       ? await retry(() => listUsernames(deps.pool, USERNAME_PREFIX))
       : Array.from({ length: input.users }, (_, i) => usernameOf(i));
 
-  const gate = rateLimiter(deps.cognitoRps);
   const limit = pLimit(PARALLELISM);
+  // Before any user goes, its `ready` mark goes: were cleanup to stop half-way, the next run would
+  // otherwise trust the mark and skip a user that no longer exists.
+  const byShard = new Map<number, string[]>();
+  for (const username of usernames) {
+    const digits = username.slice(USERNAME_PREFIX.length);
+    if (!/^\d+$/.test(digits)) continue;
+    const shard = shardOf(Number(digits));
+    const names = byShard.get(shard) ?? [];
+    names.push(username);
+    byShard.set(shard, names);
+  }
+  await Promise.all(
+    [...byShard].map(([shard, names]) =>
+      limit(() => retry(() => unmarkReady(deps.secrets, shardSecretName(deps.secretPrefix, shard), names))),
+    ),
+  );
+
+  const gate = rateLimiter(deps.cognitoRps);
   const deleted = await Promise.all(
     usernames.map((username) =>
       limit(() =>

@@ -5,14 +5,27 @@ import type { Progress } from './local-run';
 
 const n = (value: number): string => value.toLocaleString('en-US');
 
-export function progressLine(p: Progress): string {
+/**
+ * What the Provision shards reported, once local-run.ts adds them up (`created + reused` of every shard
+ * is usersProvisioned): it tells a re-run that reuses its users from one that creates them.
+ */
+export interface ProvisioningCounts {
+  readonly usersCreated?: number;
+  readonly usersReused?: number;
+}
+
+export function progressLine(p: Progress & ProvisioningCounts): string {
   switch (p.phase) {
     case 'starting':
       return 'starting emulators and the sample API…';
     case 'planning':
       return 'planning the run…';
     case 'provisioning':
-      return `provisioning users: ${n(p.usersProvisioned)}/${n(p.users)}`;
+      return `provisioning users: ${n(p.usersProvisioned)}/${n(p.users)}${
+        p.usersCreated !== undefined && p.usersReused !== undefined
+          ? ` (${n(p.usersCreated)} created, ${n(p.usersReused)} reused)`
+          : ''
+      }`;
     case 'load':
     case 'aggregating':
       return `load: workers ${n(p.workersFinished)}/${n(p.workers)} done (${n(p.workersStarted - p.workersFinished)} running), ${n(p.requestsDone)} requests, ${n(p.currentRps)} req/s${p.phase === 'aggregating' ? ' — aggregating…' : ''}`;

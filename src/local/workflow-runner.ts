@@ -22,10 +22,12 @@ if (typeof (Promise as { withResolvers?: unknown }).withResolvers !== 'function'
 }
 
 type Json = unknown;
-type Handler = (event: Json, context: LambdaContext) => Promise<Json>;
+/** The library's execution event (its type is not exported by name). */
+export type ExecutionEvent = ReturnType<StateMachine['run']>['eventLogs'] extends AsyncGenerator<infer E> ? E : never;
+export type Handler = (event: Json, context: LambdaContext) => Promise<Json>;
 
 /** What of Lambda's context object the handlers may use; time counts down from the function's timeout. */
-interface LambdaContext {
+export interface LambdaContext {
   readonly functionName: string;
   getRemainingTimeInMillis(): number;
 }
@@ -150,6 +152,13 @@ export async function runStateMachine(
     executionName: string;
     onInvoke?: (event: InvocationEvent) => void;
     timeouts?: RunnerTimeouts;
+    /** Stand-ins for functions' handlers (tests that exercise the definition, not the function). */
+    handlers?: Partial<Record<FunctionKey, Handler>>;
+    /**
+     * Every event of the execution as the library reports it: each state's entry (its input) and exit
+     * (input and output), nested Map iterations included. Without it the events are not read at all.
+     */
+    onEvent?: (event: ExecutionEvent) => void;
   },
 ): Promise<ExecutionOutcome> {
   const definition = readYaml(STATE_MACHINE_FILES[key]) as unknown as StateMachineDefinition & {
@@ -158,7 +167,8 @@ export async function runStateMachine(
   const scale = options.timeouts?.scale ?? 1;
   const handlers: Record<string, (input: Json) => Promise<Json>> = {};
   for (const binding of taskBindings(definition)) {
-    const handler = loadHandlerModule(binding.functionKey).makeHandler(options.runtime);
+    const handler =
+      options.handlers?.[binding.functionKey] ?? loadHandlerModule(binding.functionKey).makeHandler(options.runtime);
     handlers[binding.state] = async (invocation) => {
       const payload = JSON.parse(JSON.stringify((invocation as { Payload?: Json }).Payload ?? {}));
       options.onInvoke?.({ ...binding, phase: 'start', input: payload });
@@ -208,8 +218,13 @@ export async function runStateMachine(
     // Retries keep their order and count; only the waiting is shortened.
     overrides: { taskResourceLocalHandlers: handlers as never, retryIntervalOverrides: retryOverrides(definition) },
   });
+  const events = options.onEvent ? readEvents(execution.eventLogs, options.onEvent) : undefined;
+  // Awaited once the execution succeeds; after a failure nobody awaits it, so it must not go unhandled.
+  events?.catch(() => undefined);
   try {
-    return { status: 'SUCCEEDED', output: await execution.result };
+    const output = await execution.result;
+    await events;
+    return { status: 'SUCCEEDED', output };
   } catch (error) {
     if (error instanceof ExecutionError) {
       const cause = (error as Error & { cause?: { name?: string; message?: string } }).cause;
@@ -217,6 +232,13 @@ export async function runStateMachine(
     }
     throw error;
   }
+}
+
+async function readEvents(
+  events: AsyncGenerator<ExecutionEvent>,
+  onEvent: (event: ExecutionEvent) => void,
+): Promise<void> {
+  for await (const event of events) onEvent(event);
 }
 
 function scaleTaskTimeouts<T>(definition: T, scale: number): T {

@@ -98,12 +98,14 @@ describe('handlers against the local emulators', () => {
       shard: 0,
       created: 3,
       reused: 0,
+      skipped: 0,
     });
-    // Idempotent: a second run reuses everything.
+    // Idempotent: a second run reuses everything, without a Cognito call.
     expect(await handler({ ...(shard as RunPlan['shards'][number]), keyId: plan.keyId })).toEqual({
       shard: 0,
       created: 0,
       reused: 3,
+      skipped: 3,
     });
     const user = await env.clients.cognito.send(
       new AdminGetUserCommand({ UserPoolId: env.stack.userPoolId, Username: 'loadtestuser2' }),

@@ -11,7 +11,13 @@ import {
   ListResourceTagsCommand,
   ScheduleKeyDeletionCommand,
 } from '@aws-sdk/client-kms';
-import { DeleteSecretCommand, ListSecretsCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import {
+  DeleteSecretCommand,
+  GetSecretValueCommand,
+  ListSecretsCommand,
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import { cleanupUserSet } from '../../src/lib/cleanup';
 import { awsError } from '../helpers';
@@ -35,6 +41,7 @@ describe('cleanupUserSet', () => {
     sm.reset();
     kms.reset();
     kms.on(ListKeysCommand).resolves({ Keys: [] });
+    sm.on(GetSecretValueCommand).rejects(awsError('ResourceNotFoundException'));
   });
 
   it('finds every test user itself, deletes secrets with no recovery window, and schedules the key', async () => {
@@ -123,5 +130,26 @@ describe('cleanupUserSet', () => {
     expect(result).toMatchObject({ usersDeleted: 3, usersRemaining: 1, secretsDeleted: 0 });
     expect(sm.commandCalls(DeleteSecretCommand)).toHaveLength(0);
     expect(kms.commandCalls(ScheduleKeyDeletionCommand)).toHaveLength(0);
+  });
+
+  it('takes the ready marks off the users it deletes before deleting any, keeping the others', async () => {
+    const order: string[] = [];
+    sm.on(GetSecretValueCommand).resolves({
+      SecretString: JSON.stringify({
+        users: { loadtestuser0: 'p0', loadtestuser1: 'p1', loadtestuser5: 'p5' },
+        ready: ['loadtestuser0', 'loadtestuser1', 'loadtestuser5'],
+      }),
+    });
+    sm.on(PutSecretValueCommand).callsFake(async () => void order.push('unmark'));
+    cognito.on(AdminDeleteUserCommand).callsFake(async () => void order.push('delete'));
+    cognito.on(ListUsersCommand).resolves({ Users: [{ Username: 'loadtestuser5' }] });
+    await cleanupUserSet({ users: 2 }, deps);
+    expect(order).toEqual(['unmark', 'delete', 'delete']);
+    const put = sm.commandCalls(PutSecretValueCommand)[0]?.args[0].input;
+    expect(put?.SecretId).toBe('s/test-users/shard-00000');
+    expect(JSON.parse(String(put?.SecretString))).toEqual({
+      users: { loadtestuser0: 'p0', loadtestuser1: 'p1', loadtestuser5: 'p5' },
+      ready: ['loadtestuser5'],
+    });
   });
 });

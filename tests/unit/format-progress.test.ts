@@ -1,0 +1,25 @@
+import { progressLine } from '../../src/local/format';
+import type { Progress } from '../../src/local/local-run';
+
+describe('progressLine while provisioning', () => {
+  const progress: Progress = {
+    phase: 'provisioning',
+    users: 10_000,
+    usersProvisioned: 1_200,
+    workers: 770,
+    workersStarted: 0,
+    workersFinished: 0,
+    requestsDone: 0,
+    currentRps: 0,
+  };
+
+  it('says how many users were created and how many reused', () => {
+    expect(progressLine({ ...progress, usersCreated: 200, usersReused: 1_000 })).toBe(
+      'provisioning users: 1,200/10,000 (200 created, 1,000 reused)',
+    );
+  });
+
+  it('shows the count alone when the split is not known', () => {
+    expect(progressLine(progress)).toBe('provisioning users: 1,200/10,000');
+  });
+});
