@@ -29,7 +29,7 @@ export const makeHandler =
       secrets: clients.secrets,
       results,
       secretPrefix: config.secretPrefix,
-    stackName: config.stackName,
+      stackName: config.stackName,
       target: config.targetUrl,
       endsAt: context ? Date.now() + context.getRemainingTimeInMillis() : undefined,
     });

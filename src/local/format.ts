@@ -5,16 +5,7 @@ import type { Progress } from './local-run';
 
 const n = (value: number): string => value.toLocaleString('en-US');
 
-/**
- * What the Provision shards reported, once local-run.ts adds them up (`created + reused` of every shard
- * is usersProvisioned): it tells a re-run that reuses its users from one that creates them.
- */
-export interface ProvisioningCounts {
-  readonly usersCreated?: number;
-  readonly usersReused?: number;
-}
-
-export function progressLine(p: Progress & ProvisioningCounts): string {
+export function progressLine(p: Progress): string {
   switch (p.phase) {
     case 'starting':
       return 'starting emulators and the sample API…';
@@ -22,9 +13,7 @@ export function progressLine(p: Progress & ProvisioningCounts): string {
       return 'planning the run…';
     case 'provisioning':
       return `provisioning users: ${n(p.usersProvisioned)}/${n(p.users)}${
-        p.usersCreated !== undefined && p.usersReused !== undefined
-          ? ` (${n(p.usersCreated)} created, ${n(p.usersReused)} reused)`
-          : ''
+        p.usersProvisioned > 0 ? ` (${n(p.usersCreated)} created, ${n(p.usersReused)} reused)` : ''
       }`;
     case 'load':
     case 'aggregating':

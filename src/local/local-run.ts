@@ -44,6 +44,9 @@ export interface Progress {
   phase: 'starting' | 'planning' | 'provisioning' | 'load' | 'aggregating' | 'cleanup' | 'done';
   users: number;
   usersProvisioned: number;
+  /** Of those: created by this run, and already there from an earlier run. */
+  usersCreated: number;
+  usersReused: number;
   /** Worker Lambdas: settings.usersPerWorker users each. */
   workers: number;
   workersStarted: number;
@@ -144,6 +147,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
     phase: 'starting',
     users,
     usersProvisioned: 0,
+    usersCreated: 0,
+    usersReused: 0,
     workers: users,
     workersStarted: 0,
     workersFinished: 0,
@@ -191,6 +196,8 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
         if (event.phase === 'end') {
           const out = event.output as { created: number; reused: number };
           progress.usersProvisioned += out.created + out.reused;
+          progress.usersCreated += out.created;
+          progress.usersReused += out.reused;
         }
       }
       // RecordWorkerFailure invokes the same function to note a failed worker: not a worker of its own.

@@ -6,6 +6,8 @@ describe('progressLine while provisioning', () => {
     phase: 'provisioning',
     users: 10_000,
     usersProvisioned: 1_200,
+    usersCreated: 200,
+    usersReused: 1_000,
     workers: 770,
     workersStarted: 0,
     workersFinished: 0,
@@ -14,12 +16,12 @@ describe('progressLine while provisioning', () => {
   };
 
   it('says how many users were created and how many reused', () => {
-    expect(progressLine({ ...progress, usersCreated: 200, usersReused: 1_000 })).toBe(
-      'provisioning users: 1,200/10,000 (200 created, 1,000 reused)',
-    );
+    expect(progressLine(progress)).toBe('provisioning users: 1,200/10,000 (200 created, 1,000 reused)');
   });
 
-  it('shows the count alone when the split is not known', () => {
-    expect(progressLine(progress)).toBe('provisioning users: 1,200/10,000');
+  it('shows the count alone before the first shard is done', () => {
+    expect(progressLine({ ...progress, usersProvisioned: 0, usersCreated: 0, usersReused: 0 })).toBe(
+      'provisioning users: 0/10,000',
+    );
   });
 });
