@@ -4,41 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../sls/definitions';
 import { canConnect } from '../../src/local/ports';
+import { isAlive, processTree } from '../helpers';
 
 /** Linux only: the process tree and its sockets are read from /proc. */
 const hasProc = existsSync('/proc/self/stat');
 if (!hasProc) console.warn('cli-signals tests skipped: no /proc on this platform');
 const describeWithProc = hasProc ? describe : describe.skip;
-
-/** A live (not zombie) process: a child that has exited but is not reaped yet counts as gone. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** pid and every descendant, from the ppid field of /proc/<pid>/stat. */
-function processTree(root: number): number[] {
-  const parents = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parents.set(Number(name), ppid);
-    } catch {
-      // Gone while listing.
-    }
-  }
-  const tree = [root];
-  for (let i = 0; i < tree.length; i++) {
-    for (const [pid, ppid] of parents) if (ppid === tree[i] && !tree.includes(pid)) tree.push(pid);
-  }
-  return tree;
-}
 
 /** Loopback TCP ports the processes listen on (their socket inodes matched against /proc/net/tcp). */
 function listeningPorts(pids: readonly number[]): number[] {

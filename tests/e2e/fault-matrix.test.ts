@@ -4,13 +4,14 @@
  * counts equal the target's own, nothing hangs (every run is bounded), and no process is left behind.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../sls/definitions';
 import type { Report } from '../../src/lib/report/report';
+import { isAlive, processTree } from '../helpers';
 
 type Fault = (n: number, req: IncomingMessage, res: ServerResponse, target: Target) => void;
 
@@ -56,41 +57,6 @@ const answer = (res: ServerResponse, status = 200) => {
   res.end('{"ok":true}');
 };
 
-/** Every process below `pid`, from /proc (Linux). */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const out: number[] = [];
-  const queue = [pid];
-  while (queue.length > 0) {
-    const parent = queue.shift();
-    for (const [child, ppid] of parents) {
-      if (ppid === parent) {
-        out.push(child);
-        queue.push(child);
-      }
-    }
-  }
-  return out;
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 interface CliRun {
   readonly code: number | null;
   readonly stdout: string;
@@ -122,20 +88,20 @@ async function runCli(args: string[], dir: string): Promise<CliRun> {
   });
   const seen = new Set<number>();
   const watch = setInterval(() => {
-    if (child.pid) for (const pid of descendants(child.pid)) seen.add(pid);
+    if (child.pid) for (const pid of processTree(child.pid).slice(1)) seen.add(pid);
   }, 100);
   const killer = setTimeout(() => child.kill('SIGKILL'), RUN_LIMIT_MS);
   const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
   clearInterval(watch);
   clearTimeout(killer);
-  for (let i = 0; i < 50 && [...seen].some(alive); i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 50 && [...seen].some(isAlive); i++) await new Promise((r) => setTimeout(r, 100));
   let report: Report | undefined;
   try {
     report = JSON.parse(readFileSync(json, 'utf8')) as Report;
   } catch {
     report = undefined;
   }
-  return { code, stdout, stderr, report, leftBehind: [...seen].filter(alive), watched: seen.size };
+  return { code, stdout, stderr, report, leftBehind: [...seen].filter(isAlive), watched: seen.size };
 }
 
 /** The report's counts are the target's counts. */
