@@ -1,8 +1,14 @@
 import { lazyRuntime, type Runtime } from '../lib/deps';
 import { type PrepareEvent, prepareRun } from '../lib/prepare';
 
-export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEvent) => {
+/** The part of Lambda's context the Plan uses: its own ARN names the region the estimate prices. */
+interface PlanContext {
+  readonly invokedFunctionArn?: string;
+}
+
+export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEvent, context?: PlanContext) => {
   const { config, clients, results } = runtime();
+  const region = context?.invokedFunctionArn?.split(':')[3] || 'us-east-1';
   return prepareRun(event, {
     kms: clients.kms,
     keyAlias: config.keyAlias,
@@ -11,6 +17,7 @@ export const makeHandler = (runtime: () => Runtime) => async (event: PrepareEven
     keyRetirerRoleArns: config.keyRetirerRoleArns,
     maxConcurrentWorkers: config.maxConcurrentWorkers,
     results,
+    estimate: { region, cognitoWriteRps: config.cognitoWriteRps },
   });
 };
 

@@ -1,4 +1,5 @@
 import { InvalidInputError } from './errors';
+import type { EstimateSummary } from './estimate/estimate';
 import { LIMITS, type RunInput, type Thresholds } from './input';
 import { durationOf, inFlightOf, type LoadModel } from './load/model';
 import { maxTimeoutOf, type Scenario } from './load/scenario';
@@ -57,6 +58,8 @@ export interface RunPlan {
   readonly workers: number;
   readonly worker: WorkerSettings;
   readonly thresholds: Thresholds;
+  /** The cost and quota estimate of the run (the Plan step's output shows it before anything is created). */
+  readonly estimate?: EstimateSummary;
 }
 
 export function splitRange(count: number, size: number): Range[] {

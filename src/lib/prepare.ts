@@ -3,6 +3,7 @@ import { ensureUserSetKey } from './aws/kms';
 import type { ResultsStore } from './aws/results';
 import { parseDataFile, readDataFile, writeDataShards } from './data';
 import { ConfigError } from './errors';
+import { estimateRun, summarizeEstimate } from './estimate/estimate';
 import { dataColumnsUsed, parseRunInput } from './input';
 import { buildPlan, checkFitsLambda, type RunPlan, runIdFrom, startDelayFor, usersPerWorkerFor } from './plan';
 import type { RetryOptions } from './retry';
@@ -24,6 +25,8 @@ export interface PrepareDeps {
   /** The results bucket: where the input's data file is read and its per-shard rows written. */
   readonly results?: ResultsStore;
   readonly retry?: RetryOptions;
+  /** When given, the plan carries the run's cost and quota estimate (what `npm run plan` prints). */
+  readonly estimate?: { readonly region: string; readonly cognitoWriteRps: number };
 }
 
 /**
@@ -50,5 +53,7 @@ export async function prepareRun(event: PrepareEvent, deps: PrepareDeps): Promis
   });
   const plan = buildPlan(input, runIdFrom(event.executionName), keyId, deps.maxConcurrentWorkers, rows?.length ?? null);
   if (rows && deps.results) await writeDataShards(deps.results, plan.runId, rows, plan.shards, deps.retry);
-  return plan;
+  if (!deps.estimate) return plan;
+  const estimate = estimateRun(input, { ...deps.estimate, maxConcurrentWorkers: deps.maxConcurrentWorkers });
+  return { ...plan, estimate: summarizeEstimate(estimate) };
 }

@@ -44,8 +44,20 @@ describe('plan-run handler', () => {
       keyId: 'key-1',
     });
     expect(plan.shards).toEqual([{ shard: 0, from: 0, to: 99 }]);
+    // The estimate npm run plan prints, priced in the region of the invoked function.
+    expect(plan.estimate).toMatchObject({ region: 'us-east-1', peakConcurrency: 100, budget: 800 });
+    expect(plan.estimate?.totalUsd).toBeGreaterThan(0);
     expect(kms.commandCalls(DescribeKeyCommand)[0]?.args[0].input.KeyId).toBe('alias/apiloadtest-test-test-users');
     expect(kms.commandCalls(CreateKeyCommand)).toHaveLength(0);
+  });
+
+  it('prices the estimate in the region of its own ARN', async () => {
+    kms.on(DescribeKeyCommand).resolves({ KeyMetadata: { KeyId: 'key-1', KeyState: 'Enabled' } });
+    const plan = await handler(
+      { input: { users: { NumberOfUsers: '10', NumberOfCallsPerUser: '1' } }, executionName: 'exec-3' },
+      { invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:apiloadtest-dev-planRun' },
+    );
+    expect(plan.estimate?.region).toBe('eu-west-1');
   });
 
   it('creates a missing key with a policy naming the configured retiring roles', async () => {

@@ -542,3 +542,31 @@ function step(
 
 /** Dollars to the cent, and to a tenth of a cent below a dollar (most lines are small). */
 export const usd = (value: number): string => `$${value < 1 ? value.toFixed(3) : value.toFixed(2)}`;
+
+/** The estimate as the Plan state's output carries it: the headline numbers, small enough for state. */
+export interface EstimateSummary {
+  readonly region: string;
+  readonly pricesDate: string;
+  readonly startupSeconds: number;
+  readonly runSeconds: number;
+  readonly peakConcurrency: number;
+  readonly budget: number;
+  readonly costUsd: Readonly<Record<string, number>>;
+  readonly totalUsd: number;
+  readonly warnings: readonly WarningCode[];
+}
+
+export function summarizeEstimate(e: Estimate): EstimateSummary {
+  const cents = (usd: number) => Math.round(usd * 10_000) / 10_000;
+  return {
+    region: e.region,
+    pricesDate: e.prices.date,
+    startupSeconds: Math.round(e.timeline.startupSeconds),
+    runSeconds: Math.round(e.timeline.runSeconds),
+    peakConcurrency: e.lambda.peakConcurrency,
+    budget: e.lambda.budget,
+    costUsd: Object.fromEntries(e.cost.lines.map((line) => [line.service, cents(line.usd)])),
+    totalUsd: cents(e.cost.totalUsd),
+    warnings: e.warnings.map((w) => w.code),
+  };
+}
