@@ -47,6 +47,8 @@ export interface Progress {
   /** Of those: created by this run, and already there from an earlier run. */
   usersCreated: number;
   usersReused: number;
+  /** Epoch ms of the start barrier: workers log in before it, and the load starts at it. */
+  barrierAt?: number;
   /** Worker Lambdas: settings.usersPerWorker users each. */
   workers: number;
   workersStarted: number;
@@ -203,6 +205,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       // RecordWorkerFailure invokes the same function to note a failed worker: not a worker of its own.
       if (event.functionKey === 'runWorker' && event.state === 'RunWorker') {
         progress.phase = 'load';
+        if (event.phase === 'start' && progress.barrierAt === undefined) {
+          const task = event.input as { armedAt?: string; settings?: { startDelaySeconds?: number } };
+          progress.barrierAt = Date.parse(task.armedAt ?? '') + (task.settings?.startDelaySeconds ?? 0) * 1000;
+        }
         if (event.phase === 'start') progress.workersStarted++;
         else progress.workersFinished++;
       }

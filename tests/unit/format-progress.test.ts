@@ -24,4 +24,10 @@ describe('progressLine while provisioning', () => {
       'provisioning users: 0/10,000',
     );
   });
+
+  it('says the load waits for the start barrier, and how long, until the first request', () => {
+    const waiting = { ...progress, phase: 'load' as const, workersStarted: 700, barrierAt: Date.now() + 41_500 };
+    expect(progressLine(waiting)).toMatch(/^load: 700\/770 workers logging in; waiting 4[12] s for the start barrier$/);
+    expect(progressLine({ ...waiting, requestsDone: 5 })).toMatch(/^load: workers 0\/770 done/);
+  });
 });
