@@ -20,6 +20,11 @@ class RequireApiUrl {
     if (given('LOADTEST_USER_POOL_CLIENT_ID') && !given('LOADTEST_USER_POOL_ID')) {
       throw new Error('appClientId needs userPoolId: pass --param userPoolId=<the pool of that app client> too');
     }
+    // Cognito's pool id shape: the id becomes part of every Cognito grant's ARN.
+    const pool = given('LOADTEST_USER_POOL_ID');
+    if (pool && !/^[\w-]+_[0-9a-zA-Z]+$/.test(pool)) {
+      throw new Error(`userPoolId "${pool}" is not a user pool id like us-east-1_AbCdEfGhI`);
+    }
   }
 
   check() {

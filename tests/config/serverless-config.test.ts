@@ -110,6 +110,7 @@ describe('serverless.ts', () => {
     expect(() => check('us-east-1_x', 'abc')).not.toThrow();
     expect(() => check('us-east-1_x', '')).not.toThrow();
     expect(() => check('', '')).not.toThrow();
+    expect(() => check('arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_x', '')).toThrow(/not a user pool id/);
   });
 });
 
