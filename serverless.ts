@@ -6,6 +6,7 @@ import { dashboardResources } from './sls/dashboard';
 import { readYaml, resourceFiles, STATE_MACHINE_FILES, type StateMachineKey } from './sls/definitions';
 import { functions } from './sls/functions';
 import {
+  appClientIdValue,
   functionRoles,
   keyRetirerRoleArns,
   roleLogicalId,
@@ -14,6 +15,7 @@ import {
   stateMachineName,
   stateMachineRoleLogicalId,
   stateMachineRoles,
+  userPoolIdValue,
 } from './sls/iam';
 
 const definitions = Object.fromEntries(
@@ -39,7 +41,12 @@ const serverlessConfiguration = {
   service: 'apiloadtest',
   frameworkVersion: '>=3.38 <5',
   configValidationMode: 'error',
-  plugins: ['serverless-esbuild', 'serverless-step-functions', './sls/require-api-url.js'],
+  plugins: [
+    'serverless-esbuild',
+    'serverless-step-functions',
+    './sls/require-api-url.js',
+    './sls/resolve-conditions.js',
+  ],
   provider: {
     name: 'aws',
     runtime: 'nodejs22.x',
@@ -50,8 +57,10 @@ const serverlessConfiguration = {
     tags: { [STACK_TAG]: STACK },
     environment: {
       LOADTEST_STACK_NAME: STACK,
-      LOADTEST_USER_POOL_ID: { Ref: 'UserPool' },
-      LOADTEST_USER_POOL_CLIENT_ID: { Ref: 'UserPoolClient' },
+      LOADTEST_USER_POOL_ID: userPoolIdValue,
+      LOADTEST_USER_POOL_CLIENT_ID: appClientIdValue,
+      // Test users are `<prefix><number>`; cleanup touches no other name (src/lib/config.ts checks it).
+      LOADTEST_USERNAME_PREFIX: '${param:userPrefix, "loadtestuser"}',
       LOADTEST_RESULTS_BUCKET: { Ref: 'ResultsBucket' },
       // Empty when packaging offline; sls/require-api-url.js refuses to deploy without it.
       LOADTEST_TARGET_URL: '${param:apiGatewayUrl, ""}',
@@ -83,6 +92,7 @@ const serverlessConfiguration = {
     },
   },
   resources: {
+    Conditions: Object.assign({}, ...resources.map((r) => (r as { Conditions?: object }).Conditions ?? {})),
     Resources: Object.assign(
       functionRoles(),
       stateMachineRoles(definitions),

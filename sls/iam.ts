@@ -58,7 +58,19 @@ const arn = (service: string, resource: string) => ({
   ],
 });
 
-const userPool = [{ 'Fn::GetAtt': ['UserPool', 'Arn'] }];
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Serverless variables, resolved when the service is packaged.
+const GIVEN_POOL_ID = '${param:userPoolId, ""}';
+// biome-ignore lint/suspicious/noTemplateCurlyInString: Serverless variables, resolved when the service is packaged.
+const GIVEN_CLIENT_ID = '${param:appClientId, ""}';
+/** The test users' pool id: the stack's own, or the one given with `--param userPoolId` (resources/cognito.yml). */
+export const userPoolIdValue = { 'Fn::If': ['CreatePool', { Ref: 'UserPool' }, GIVEN_POOL_ID] };
+/** The workers' app client id: the stack's own, or the one given with `--param appClientId`. */
+export const appClientIdValue = { 'Fn::If': ['CreateClient', { Ref: 'UserPoolClient' }, GIVEN_CLIENT_ID] };
+/** The pool's ARN in either mode: every Cognito grant is on this pool and no other. */
+export const userPoolArn = {
+  'Fn::If': ['CreatePool', { 'Fn::GetAtt': ['UserPool', 'Arn'] }, arn('cognito-idp', `userpool/${GIVEN_POOL_ID}`)],
+};
+const userPool = [userPoolArn];
 const secrets = [arn('secretsmanager', `secret:${secretPrefixFor(STACK)}*`)];
 const keys = [arn('kms', 'key/*')];
 const alias = [arn('kms', KEY_ALIAS)];
@@ -137,7 +149,12 @@ export const functionStatements: Record<FunctionKey, Statement[]> = {
     allow('WriteDataShards', ['s3:PutObject'], runs),
   ],
   provisionUsers: [
-    allow('CreateTestUsers', ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminSetUserPassword'], userPool),
+    // AdminGetUser: a user of the same name is reused only if it carries the stack's mark.
+    allow(
+      'CreateTestUsers',
+      ['cognito-idp:AdminCreateUser', 'cognito-idp:AdminGetUser', 'cognito-idp:AdminSetUserPassword'],
+      userPool,
+    ),
     allow(
       'StoreCredentials',
       [

@@ -13,10 +13,12 @@ export const makeHandler = (runtime: () => Runtime) => async (event: unknown) =>
     secretPrefix: config.secretPrefix,
     keyAlias: config.keyAlias,
     stackName: config.stackName,
+    usernamePrefix: config.usernamePrefix,
     cognitoRps: config.cognitoWriteRps,
   });
   log('info', 'test users deleted', {
     usersDeleted: result.usersDeleted,
+    usersSkippedNotOurs: result.usersSkippedNotOurs,
     secretsDeleted: result.secretsDeleted,
     keyScheduled: result.key.scheduled,
     orphanKeysScheduled: result.orphanKeysScheduled,

@@ -9,6 +9,7 @@ export const makeHandler = (runtime: () => Runtime) => async (event: ShardTask) 
     pool,
     secrets: clients.secrets,
     stackName: config.stackName,
+    usernamePrefix: config.usernamePrefix,
     secretPrefix: config.secretPrefix,
     // The Map runs this many shards at once: together they stay under the account's quota.
     cognitoRps: config.cognitoWriteRps / PROVISION_PARALLEL_SHARDS,

@@ -30,6 +30,7 @@ export const makeHandler =
       results,
       secretPrefix: config.secretPrefix,
       stackName: config.stackName,
+      usernamePrefix: config.usernamePrefix,
       target: config.targetUrl,
       endsAt: context ? Date.now() + context.getRemainingTimeInMillis() : undefined,
     });

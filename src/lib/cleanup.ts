@@ -1,11 +1,12 @@
 import type { KMSClient } from '@aws-sdk/client-kms';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import pLimit from 'p-limit';
-import { deleteUser, listUsernames, type UserPool } from './aws/cognito';
+import { deleteUser, listTestUsers, type UserPool } from './aws/cognito';
 import { type KeyRetirement, retireStackKeys, retireUserSetKey } from './aws/kms';
 import { deleteSecret, listSecretNames, shardSecretName, unmarkReady } from './aws/secrets';
+import { DEFAULT_USERNAME_PREFIX } from './config';
 import type { CleanupInput } from './input';
-import { shardOf, USERNAME_PREFIX, usernameOf } from './plan';
+import { shardOf, userIndexOf } from './plan';
 import { type RetryOptions, rateLimiter, withRetry } from './retry';
 
 export interface CleanupDeps {
@@ -16,6 +17,8 @@ export interface CleanupDeps {
   readonly keyAlias: string;
   /** Value of the stack tag on the keys this stack created: how keys without an alias are found. */
   readonly stackName: string;
+  /** Test users' name prefix (config.ts); default `loadtestuser`. */
+  readonly usernamePrefix?: string;
   readonly cognitoRps: number;
   readonly retry?: RetryOptions;
 }
@@ -24,6 +27,8 @@ export interface CleanupResult {
   readonly usersDeleted: number;
   /** Test users still in the pool (only with a number smaller than the user set); secrets and key stay with them. */
   readonly usersRemaining: number;
+  /** Users with the prefix but not the stack's mark (MARKER_ATTRIBUTE): someone else's, left alone. */
+  readonly usersSkippedNotOurs: number;
   readonly secretsDeleted: number;
   /** The key the alias points at. */
   readonly key: KeyRetirement;
@@ -41,19 +46,26 @@ const PARALLELISM = 8;
  */
 export async function cleanupUserSet(input: CleanupInput, deps: CleanupDeps): Promise<CleanupResult> {
   const retry = <T>(operation: () => Promise<T>) => withRetry(operation, deps.retry);
-  const usernames =
-    input.users === undefined
-      ? await retry(() => listUsernames(deps.pool, USERNAME_PREFIX))
-      : Array.from({ length: input.users }, (_, i) => usernameOf(i));
+  const prefix = deps.usernamePrefix ?? DEFAULT_USERNAME_PREFIX;
+  // Only users that carry the stack's mark, with or without a number: a pool may hold other users.
+  const listed = await retry(() => listTestUsers(deps.pool, prefix, deps.stackName));
+  const indexed = listed.ours.flatMap((username) => {
+    const index = userIndexOf(username, prefix);
+    return index === undefined ? [] : [{ username, index }];
+  });
+  const limited = input.users;
+  const usernames = indexed
+    .filter(({ index }) => limited === undefined || index < limited)
+    .map(({ username }) => username);
+  const remaining = indexed.length - usernames.length;
 
   const limit = pLimit(PARALLELISM);
   // Before any user goes, its `ready` mark goes: were cleanup to stop half-way, the next run would
   // otherwise trust the mark and skip a user that no longer exists.
   const byShard = new Map<number, string[]>();
-  for (const username of usernames) {
-    const digits = username.slice(USERNAME_PREFIX.length);
-    if (!/^\d+$/.test(digits)) continue;
-    const shard = shardOf(Number(digits));
+  for (const { username, index } of indexed) {
+    if (limited !== undefined && index >= limited) continue;
+    const shard = shardOf(index);
     const names = byShard.get(shard) ?? [];
     names.push(username);
     byShard.set(shard, names);
@@ -80,8 +92,7 @@ export async function cleanupUserSet(input: CleanupInput, deps: CleanupDeps): Pr
   let secretsDeleted = 0;
   let key: KeyRetirement = { keyId: null, scheduled: false, deletionDate: null };
   let orphans = { keyIds: [] as readonly string[], complete: true };
-  const remaining = input.users === undefined ? [] : await retry(() => listUsernames(deps.pool, USERNAME_PREFIX));
-  if (remaining.length === 0) {
+  if (remaining === 0) {
     const names = await retry(() => listSecretNames(deps.secrets, deps.secretPrefix));
     const removed = await Promise.all(names.map((name) => limit(() => retry(() => deleteSecret(deps.secrets, name)))));
     secretsDeleted = removed.filter(Boolean).length;
@@ -91,7 +102,8 @@ export async function cleanupUserSet(input: CleanupInput, deps: CleanupDeps): Pr
   }
   return {
     usersDeleted: deleted.filter(Boolean).length,
-    usersRemaining: remaining.length,
+    usersRemaining: remaining,
+    usersSkippedNotOurs: listed.notOurs.length + listed.ours.length - indexed.length,
     secretsDeleted,
     key,
     orphanKeysScheduled: orphans.keyIds.length,

@@ -11,7 +11,13 @@ export const ENV = {
   maxConcurrentWorkers: 'LOADTEST_MAX_CONCURRENT_WORKERS',
   accountRootArn: 'LOADTEST_ACCOUNT_ROOT_ARN',
   keyRetirerRoleArns: 'LOADTEST_KEY_RETIRER_ROLE_ARNS',
+  usernamePrefix: 'LOADTEST_USERNAME_PREFIX',
 } as const;
+
+/** Test users are `<prefix><number>`; `--param userPrefix` changes the prefix (e.g. in a pool of your own). */
+export const DEFAULT_USERNAME_PREFIX = 'loadtestuser';
+/** Lower case, so that it means the same in a pool whose usernames are case-insensitive. */
+const USERNAME_PREFIX_SHAPE = /^[a-z0-9_-]{1,40}$/;
 
 /** Below Lambda's default 1,000 concurrent executions per account, leaving room for everything else. */
 export const DEFAULT_MAX_CONCURRENT_WORKERS = 800;
@@ -39,6 +45,8 @@ export interface Config {
   readonly cognitoWriteRps: number;
   /** Worker Lambdas that may run at once; more users than this share workers. */
   readonly maxConcurrentWorkers: number;
+  /** Every test user's name starts with it; provisioning, workers and cleanup use no other names. */
+  readonly usernamePrefix: string;
 }
 
 export const keyAliasFor = (stackName: string): string => `alias/${stackName}-test-users`;
@@ -98,6 +106,10 @@ export function loadConfig(env: Env = process.env): Config {
   };
   const cognitoWriteRps = positive(ENV.cognitoWriteRps, DEFAULT_COGNITO_WRITE_RPS, false);
   const maxConcurrentWorkers = positive(ENV.maxConcurrentWorkers, DEFAULT_MAX_CONCURRENT_WORKERS, true);
+  const usernamePrefix = env[ENV.usernamePrefix]?.trim() || DEFAULT_USERNAME_PREFIX;
+  if (!USERNAME_PREFIX_SHAPE.test(usernamePrefix)) {
+    problems.push(`${ENV.usernamePrefix} must be 1 to 40 of a-z, 0-9, _ and -, got "${usernamePrefix}"`);
+  }
   if (problems.length > 0) throw new ConfigError(`invalid configuration: ${problems.join('; ')}`);
   return {
     stackName,
@@ -111,6 +123,7 @@ export function loadConfig(env: Env = process.env): Config {
     secretPrefix: secretPrefixFor(stackName),
     cognitoWriteRps,
     maxConcurrentWorkers,
+    usernamePrefix,
   };
 }
 

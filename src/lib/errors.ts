@@ -10,6 +10,8 @@ export type ErrorName =
   | 'LoginFailed'
   | 'SummaryNotSaved'
   | 'CleanupFailed'
+  // A test user's name is taken in the pool by a user the stack did not make.
+  | 'UserNotOurs'
   // Verdicts: the run happened and was measured, and it failed.
   | 'NoResponses'
   | 'Stopped'

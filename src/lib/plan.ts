@@ -1,3 +1,4 @@
+import { DEFAULT_USERNAME_PREFIX } from './config';
 import { InvalidInputError } from './errors';
 import type { EstimateSummary } from './estimate/estimate';
 import { LIMITS, type RunInput, type Thresholds } from './input';
@@ -12,8 +13,13 @@ export const USERS_PER_SHARD = 100;
  */
 export const WORKERS_PER_GROUP = 40;
 
-export const USERNAME_PREFIX = 'loadtestuser';
-export const usernameOf = (index: number): string => `${USERNAME_PREFIX}${index}`;
+/** User `index` of the stack's test users. */
+export const usernameOf = (index: number, prefix: string = DEFAULT_USERNAME_PREFIX): string => `${prefix}${index}`;
+/** The index of a test user's name, or undefined for any name that is not `<prefix><digits>`. */
+export const userIndexOf = (username: string, prefix: string = DEFAULT_USERNAME_PREFIX): number | undefined => {
+  const digits = username.startsWith(prefix) ? username.slice(prefix.length) : '';
+  return /^\d+$/.test(digits) ? Number(digits) : undefined;
+};
 export const shardOf = (userIndex: number): number => Math.floor(userIndex / USERS_PER_SHARD);
 
 /** An inclusive range of user indices. */

@@ -10,6 +10,8 @@ export interface ProvisionDeps {
   readonly pool: UserPool;
   readonly secrets: SecretsManagerClient;
   readonly stackName: string;
+  /** Test users' name prefix (config.ts); default `loadtestuser`. */
+  readonly usernamePrefix?: string;
   readonly secretPrefix: string;
   /** Cognito calls per second this shard may make; the plan divides the account quota among shards. */
   readonly cognitoRps: number;
@@ -48,7 +50,7 @@ export async function provisionShard(task: ShardTask, deps: ProvisionDeps): Prom
 
   const credentials: Credentials = {};
   for (let index = task.from; index <= task.to; index++) {
-    const username = usernameOf(index);
+    const username = usernameOf(index, deps.usernamePrefix);
     credentials[username] = existing.users[username] ?? newPassword();
   }
   const users = { ...existing.users, ...credentials };
@@ -78,7 +80,7 @@ export async function provisionShard(task: ShardTask, deps: ProvisionDeps): Prom
   await Promise.all(
     pending.map(([username, password]) =>
       limit(async () => {
-        if (await paced(() => createUser(deps.pool, username))) created++;
+        if (await paced(() => createUser(deps.pool, username, deps.stackName))) created++;
         await paced(() => setPermanentPassword(deps.pool, username, password));
       }),
     ),

@@ -47,6 +47,8 @@ export interface WorkerDeps {
   readonly stopPollMs?: number;
   /** Dimension of the live metrics (the stack's name). */
   readonly stackName?: string;
+  /** Test users' name prefix (config.ts); default `loadtestuser`. */
+  readonly usernamePrefix?: string;
   /** Where EMF lines go: the log (CloudWatch Logs turns them into metrics). */
   readonly emitMetrics?: (line: string) => void;
   readonly metricsIntervalMs?: number;
@@ -179,7 +181,7 @@ async function runUser(
   { stopped, watch }: { stopped: () => boolean; watch: (live: { counters: Counters; latency: Latencies }) => void },
 ): Promise<UserResult> {
   const now = deps.now ?? Date.now;
-  const username = usernameOf(userIndex);
+  const username = usernameOf(userIndex, deps.usernamePrefix);
   const secretName = shardSecretName(deps.secretPrefix, shardOf(userIndex));
   const retry = <T>(operation: () => Promise<T>) => withRetry(operation, deps.retry);
 

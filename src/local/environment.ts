@@ -12,7 +12,7 @@ import S3rver from 's3rver';
 import { readYaml } from '../../sls/definitions';
 import { KEY_RETIRERS } from '../../sls/iam';
 import { type AwsClients, createClients } from '../lib/aws/clients';
-import { ENV, type Env } from '../lib/config';
+import { DEFAULT_USERNAME_PREFIX, ENV, type Env } from '../lib/config';
 import { type CognitoLocal, startCognitoLocal } from './cognito-local';
 import { EMULATED_ACCOUNT, KmsSecretsEmulator } from './kms-secrets-emulator';
 import { freePort } from './ports';
@@ -69,6 +69,7 @@ export async function deployStack(clients: AwsClients, cognitoEndpoint: string):
       MfaConfiguration: pool.MfaConfiguration as CreateUserPoolCommandInput['MfaConfiguration'],
       Policies: pool.Policies as CreateUserPoolCommandInput['Policies'],
       UsernameConfiguration: pool.UsernameConfiguration as CreateUserPoolCommandInput['UsernameConfiguration'],
+      Schema: pool.Schema as CreateUserPoolCommandInput['Schema'],
     }),
   );
   const userPoolId = created.UserPool?.Id;
@@ -100,6 +101,7 @@ export const LOCAL_MAX_CONCURRENT_WORKERS = 800;
 export function localHandlerEnv(stack: Pick<LocalStack, 'userPoolId' | 'clientId' | 'bucket'>, targetUrl: string): Env {
   return {
     [ENV.stackName]: LOCAL_STACK,
+    [ENV.usernamePrefix]: DEFAULT_USERNAME_PREFIX,
     [ENV.userPoolId]: stack.userPoolId,
     [ENV.userPoolClientId]: stack.clientId,
     [ENV.resultsBucket]: stack.bucket,

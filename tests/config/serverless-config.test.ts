@@ -94,6 +94,24 @@ describe('serverless.ts', () => {
     expect(() => check('http://insecure.example.com')).toThrow(/https/);
     expect(() => check('https://abc.execute-api.eu-west-1.amazonaws.com/items')).not.toThrow();
   });
+
+  it('refuses appClientId without userPoolId', () => {
+    const Plugin = require('../../sls/require-api-url.js');
+    const given = (value: string) => ({ 'Fn::If': ['Condition', { Ref: 'Resource' }, value] });
+    const check = (pool: string, client: string) =>
+      new Plugin({
+        service: {
+          provider: {
+            environment: { [ENV.userPoolId]: given(pool), [ENV.userPoolClientId]: given(client) },
+          },
+        },
+      }).checkPool();
+    expect(() => check('', 'abc')).toThrow(/appClientId needs userPoolId/);
+    expect(() => check('us-east-1_x', 'abc')).not.toThrow();
+    expect(() => check('us-east-1_x', '')).not.toThrow();
+    expect(() => check('', '')).not.toThrow();
+    expect(() => check('arn:aws:cognito-idp:us-east-1:1:userpool/us-east-1_x', '')).toThrow(/not a user pool id/);
+  });
 });
 
 describe('state machines', () => {

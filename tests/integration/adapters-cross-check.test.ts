@@ -228,10 +228,12 @@ function scenarios(start: () => Promise<Backend>): void {
 
   it('Cognito: creates users once, sets permanent passwords, logs in, lists and deletes', async () => {
     const { pool } = backend;
-    expect(await createUser(pool, 'loadtestuser0')).toBe(true);
-    expect(await createUser(pool, 'loadtestuser0')).toBe(false);
-    expect(await createUser(pool, 'loadtestuser1')).toBe(true);
-    expect(await createUser(pool, 'someoneelse')).toBe(true);
+    expect(await createUser(pool, 'loadtestuser0', 'c1')).toBe(true);
+    expect(await createUser(pool, 'loadtestuser0', 'c1')).toBe(false);
+    // Another stack's user of the same name is never reused.
+    await expect(createUser(pool, 'loadtestuser0', 'c2')).rejects.toMatchObject({ name: 'UserNotOurs' });
+    expect(await createUser(pool, 'loadtestuser1', 'c1')).toBe(true);
+    expect(await createUser(pool, 'someoneelse', 'c1')).toBe(true);
     const password = generatePassword();
     await setPermanentPassword(pool, 'loadtestuser0', password);
     const tokens = await login(pool, 'loadtestuser0', password);
@@ -264,7 +266,7 @@ function scenarios(start: () => Promise<Backend>): void {
       retry: noWait,
     });
     const orphan = await createTaggedKey(clients.kms, 'c1');
-    await createUser(pool, 'loadtestuser2');
+    await createUser(pool, 'loadtestuser2', 'c1');
     await writeCredentials(clients.secrets, {
       name: 'c1/test-users/shard-00000',
       keyId,
@@ -295,6 +297,7 @@ function scenarios(start: () => Promise<Backend>): void {
     expect(await cleanupUserSet({ users: undefined }, deps)).toEqual({
       usersDeleted: 0,
       usersRemaining: 0,
+      usersSkippedNotOurs: 0,
       secretsDeleted: 0,
       key: { keyId: null, scheduled: false, deletionDate: null },
       orphanKeysScheduled: 0,

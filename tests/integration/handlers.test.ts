@@ -258,6 +258,7 @@ describe('handlers against the local emulators', () => {
     expect(env.kmsSecrets.secretNames()).toEqual([]);
     expect(await handler({})).toEqual({
       usersDeleted: 0,
+      usersSkippedNotOurs: 0,
       usersRemaining: 0,
       secretsDeleted: 0,
       key: { keyId: null, scheduled: false, deletionDate: null },

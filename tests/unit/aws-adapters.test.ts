@@ -1,6 +1,7 @@
 import {
   AdminCreateUserCommand,
   AdminDeleteUserCommand,
+  AdminGetUserCommand,
   AdminInitiateAuthCommand,
   CognitoIdentityProviderClient,
   ListUsersCommand,
@@ -40,13 +41,22 @@ describe('cognito adapter', () => {
   beforeEach(() => cognito.reset());
 
   it('creates users with the welcome message suppressed and reuses existing ones', async () => {
-    cognito.on(AdminCreateUserCommand).resolvesOnce({}).rejectsOnce(awsError('UsernameExistsException'));
-    expect(await createUser(pool, 'loadtestuser0')).toBe(true);
-    expect(await createUser(pool, 'loadtestuser0')).toBe(false);
+    cognito.on(AdminCreateUserCommand).resolvesOnce({}).rejects(awsError('UsernameExistsException'));
+    cognito
+      .on(AdminGetUserCommand)
+      .resolvesOnce({ UserAttributes: [{ Name: 'custom:apiloadtest', Value: 's1' }] })
+      .resolvesOnce({ UserAttributes: [{ Name: 'custom:apiloadtest', Value: 'other' }] })
+      .resolvesOnce({ UserAttributes: [] });
+    expect(await createUser(pool, 'loadtestuser0', 's1')).toBe(true);
+    expect(await createUser(pool, 'loadtestuser0', 's1')).toBe(false);
+    // Someone else's user of that name: neither reused nor touched.
+    await expect(createUser(pool, 'loadtestuser0', 's1')).rejects.toMatchObject({ name: 'UserNotOurs' });
+    await expect(createUser(pool, 'loadtestuser0', 's1')).rejects.toMatchObject({ name: 'UserNotOurs' });
     expect(cognito.commandCalls(AdminCreateUserCommand)[0]?.args[0].input).toEqual({
       UserPoolId: 'pool',
       Username: 'loadtestuser0',
       MessageAction: 'SUPPRESS',
+      UserAttributes: [{ Name: 'custom:apiloadtest', Value: 's1' }],
     });
   });
 

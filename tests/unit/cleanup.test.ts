@@ -22,6 +22,12 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { cleanupUserSet } from '../../src/lib/cleanup';
 import { awsError } from '../helpers';
 
+/** A listed user carrying stack `s`'s mark (or another stack's, or none). */
+const user = (Username: string, stack: string | null = 's') => ({
+  Username,
+  Attributes: stack === null ? [] : [{ Name: 'custom:apiloadtest', Value: stack }],
+});
+
 describe('cleanupUserSet', () => {
   const cognito = mockClient(CognitoIdentityProviderClient);
   const sm = mockClient(SecretsManagerClient);
@@ -45,7 +51,9 @@ describe('cleanupUserSet', () => {
   });
 
   it('finds every test user itself, deletes secrets with no recovery window, and schedules the key', async () => {
-    cognito.on(ListUsersCommand).resolves({ Users: [{ Username: 'loadtestuser0' }, { Username: 'loadtestuser7' }] });
+    cognito.on(ListUsersCommand).resolves({
+      Users: [user('loadtestuser0'), user('loadtestuser7'), user('loadtestuser8', null), user('loadtestuser9', 's2')],
+    });
     cognito.on(AdminDeleteUserCommand).resolves({});
     sm.on(ListSecretsCommand).resolves({ SecretList: [{ Name: 's/test-users/shard-00000' }] });
     sm.on(DeleteSecretCommand).resolves({});
@@ -55,6 +63,7 @@ describe('cleanupUserSet', () => {
     expect(result).toEqual({
       usersDeleted: 2,
       usersRemaining: 0,
+      usersSkippedNotOurs: 2,
       secretsDeleted: 1,
       key: { keyId: 'k', scheduled: true, deletionDate: '2030-01-01T00:00:00.000Z' },
       orphanKeysScheduled: 0,
@@ -74,6 +83,7 @@ describe('cleanupUserSet', () => {
     expect(await cleanupUserSet({ users: undefined }, deps)).toEqual({
       usersDeleted: 0,
       usersRemaining: 0,
+      usersSkippedNotOurs: 0,
       secretsDeleted: 0,
       key: { keyId: null, scheduled: false, deletionDate: null },
       orphanKeysScheduled: 0,
@@ -120,7 +130,9 @@ describe('cleanupUserSet', () => {
 
   it('with a number, deletes loadtestuser0..N-1 and keeps secrets while other test users remain', async () => {
     cognito.on(AdminDeleteUserCommand).resolves({});
-    cognito.on(ListUsersCommand).resolves({ Users: [{ Username: 'loadtestuser5' }] });
+    cognito.on(ListUsersCommand).resolves({
+      Users: ['loadtestuser0', 'loadtestuser1', 'loadtestuser2', 'loadtestuser5'].map((name) => user(name)),
+    });
     const result = await cleanupUserSet({ users: 3 }, deps);
     expect(cognito.commandCalls(AdminDeleteUserCommand).map((c) => c.args[0].input.Username)).toEqual([
       'loadtestuser0',
@@ -142,7 +154,9 @@ describe('cleanupUserSet', () => {
     });
     sm.on(PutSecretValueCommand).callsFake(async () => void order.push('unmark'));
     cognito.on(AdminDeleteUserCommand).callsFake(async () => void order.push('delete'));
-    cognito.on(ListUsersCommand).resolves({ Users: [{ Username: 'loadtestuser5' }] });
+    cognito.on(ListUsersCommand).resolves({
+      Users: ['loadtestuser0', 'loadtestuser1', 'loadtestuser5'].map((name) => user(name)),
+    });
     await cleanupUserSet({ users: 2 }, deps);
     expect(order).toEqual(['unmark', 'delete', 'delete']);
     const put = sm.commandCalls(PutSecretValueCommand)[0]?.args[0].input;

@@ -74,4 +74,12 @@ describe('loadConfig', () => {
   it('rejects a bad rate', () => {
     expect(() => loadConfig({ ...complete, [ENV.cognitoWriteRps]: '-1' })).toThrow(/LOADTEST_COGNITO_WRITE_RPS/);
   });
+
+  it('takes the username prefix, loadtestuser by default, lower case only', () => {
+    expect(loadConfig(complete).usernamePrefix).toBe('loadtestuser');
+    expect(loadConfig({ ...complete, [ENV.usernamePrefix]: 'team-a_load' }).usernamePrefix).toBe('team-a_load');
+    for (const bad of ['Upper', 'with space', 'x'.repeat(41), 'dot.ted']) {
+      expect(() => loadConfig({ ...complete, [ENV.usernamePrefix]: bad })).toThrow(/LOADTEST_USERNAME_PREFIX must be/);
+    }
+  });
 });

@@ -1,5 +1,6 @@
 import {
   AdminCreateUserCommand,
+  AdminGetUserCommand,
   AdminSetUserPasswordCommand,
   CognitoIdentityProviderClient,
 } from '@aws-sdk/client-cognito-identity-provider';
@@ -77,6 +78,7 @@ describe('provisionShard', () => {
     });
     secretExists();
     cognito.on(AdminCreateUserCommand).rejects(awsError('UsernameExistsException'));
+    cognito.on(AdminGetUserCommand).resolves({ UserAttributes: [{ Name: 'custom:apiloadtest', Value: 's' }] });
     const result = await provisionShard({ shard: 0, from: 0, to: 1, keyId: 'key' }, deps());
     expect(result).toEqual({ shard: 0, created: 0, reused: 2, skipped: 0 });
     // No new password, so only the one write that marks them ready, with the same passwords.

@@ -1,6 +1,7 @@
 import {
   AdminCreateUserCommand,
   AdminDeleteUserCommand,
+  AdminGetUserCommand,
   AdminInitiateAuthCommand,
   AdminSetUserPasswordCommand,
   type CognitoIdentityProviderClient,
@@ -21,17 +22,42 @@ export interface UserPool {
   readonly clientId: string;
 }
 
-/** Creates the user with no welcome message; an existing user is reused. Returns whether it was new. */
-export async function createUser(pool: UserPool, username: string): Promise<boolean> {
+/**
+ * Custom attribute naming the stack that made a test user. Cleanup deletes no user without it, so a
+ * pool shared with real users (README, "Bring your own user pool") loses none of them.
+ */
+export const MARKER_ATTRIBUTE = 'custom:apiloadtest';
+
+type Attributes = readonly { Name?: string; Value?: string }[] | undefined;
+const markerOf = (attributes: Attributes) => attributes?.find((a) => a.Name === MARKER_ATTRIBUTE)?.Value;
+
+/**
+ * Creates the user, marked as `stackName`'s, with no welcome message. An existing user is reused only
+ * if it carries that mark: anyone else's user of the same name is never given our password.
+ * Returns whether it was new.
+ */
+export async function createUser(pool: UserPool, username: string, stackName: string): Promise<boolean> {
   try {
     await pool.client.send(
-      new AdminCreateUserCommand({ UserPoolId: pool.userPoolId, Username: username, MessageAction: 'SUPPRESS' }),
+      new AdminCreateUserCommand({
+        UserPoolId: pool.userPoolId,
+        Username: username,
+        MessageAction: 'SUPPRESS',
+        UserAttributes: [{ Name: MARKER_ATTRIBUTE, Value: stackName }],
+      }),
     );
     return true;
   } catch (error) {
-    if (errorName(error) === 'UsernameExistsException') return false;
-    throw error;
+    if (errorName(error) !== 'UsernameExistsException') throw error;
   }
+  const existing = await pool.client.send(new AdminGetUserCommand({ UserPoolId: pool.userPoolId, Username: username }));
+  if (markerOf(existing.UserAttributes) !== stackName) {
+    throw new AppError(
+      'UserNotOurs',
+      `${username} already exists in the pool without ${MARKER_ATTRIBUTE}=${stackName}; choose another --param userPrefix`,
+    );
+  }
+  return false;
 }
 
 /** Sets a permanent password, which also moves the user out of FORCE_CHANGE_PASSWORD. */
@@ -56,9 +82,30 @@ export async function deleteUser(pool: UserPool, username: string): Promise<bool
   }
 }
 
+export interface TestUsers {
+  /** Names starting with the prefix and marked as the stack's. */
+  readonly ours: string[];
+  /** Names starting with the prefix without the stack's mark: someone else's, never touched. */
+  readonly notOurs: string[];
+}
+
+/** The users whose names start with `prefix`, split by whether they carry `stackName`'s mark. */
+export async function listTestUsers(pool: UserPool, prefix: string, stackName: string): Promise<TestUsers> {
+  const users: TestUsers = { ours: [], notOurs: [] };
+  await eachUser(pool, prefix, (name, attributes) =>
+    (markerOf(attributes) === stackName ? users.ours : users.notOurs).push(name),
+  );
+  return users;
+}
+
 /** Every username in the pool that starts with `prefix`, page by page. */
 export async function listUsernames(pool: UserPool, prefix: string): Promise<string[]> {
   const names: string[] = [];
+  await eachUser(pool, prefix, (name) => names.push(name));
+  return names;
+}
+
+async function eachUser(pool: UserPool, prefix: string, visit: (name: string, attributes: Attributes) => void) {
   let token: string | undefined;
   do {
     const page = await pool.client.send(
@@ -71,11 +118,10 @@ export async function listUsernames(pool: UserPool, prefix: string): Promise<str
     );
     for (const user of page.Users ?? []) {
       // Filtered again here: some implementations ignore the filter.
-      if (user.Username?.startsWith(prefix)) names.push(user.Username);
+      if (user.Username?.startsWith(prefix)) visit(user.Username, user.Attributes);
     }
     token = page.PaginationToken;
   } while (token);
-  return names;
 }
 
 function tokensFrom(
