@@ -106,7 +106,11 @@ export function formatCleanup(cleanup: CleanupResult): string {
       ? `, ${n(cleanup.orphanKeysScheduled)} leftover stack keys scheduled for deletion`
       : '';
   const scan = cleanup.keyScanComplete ? '' : ' (key scan stopped early: run it again)';
-  return `cleanup    ${n(cleanup.usersDeleted)} users and ${n(cleanup.secretsDeleted)} secrets deleted, ${key}${orphans}${remaining}${scan}`;
+  const others =
+    cleanup.usersSkippedNotOurs > 0
+      ? `, ${n(cleanup.usersSkippedNotOurs)} users without this stack's mark left alone`
+      : '';
+  return `cleanup    ${n(cleanup.usersDeleted)} users and ${n(cleanup.secretsDeleted)} secrets deleted, ${key}${orphans}${remaining}${others}${scan}`;
 }
 
 /** A Lambda error's Cause is the JSON Lambda returns; show its message, not the JSON. */
