@@ -21,7 +21,8 @@ import { Pool } from 'undici';
 import { runLoad } from '../src/lib/load/engine';
 import { encodeHistogram, newHistogram } from '../src/lib/load/histogram';
 import { compileSingle } from '../src/lib/load/scenario';
-import { countOutcome, newCounters, type WorkerSummary } from '../src/lib/load/summary';
+import { newCounters, tally, type WorkerSummary } from '../src/lib/load/summary';
+import { TimelineRecorder } from '../src/lib/load/timeline';
 import { mergeSummaries } from '../src/lib/report/report';
 import { benchProvision } from './provision';
 
@@ -129,18 +130,23 @@ async function benchEngine(): Promise<void> {
   );
 }
 
+/** A 15-minute run of 10,000 users, 1 request per second each: every user fills its whole timeline. */
 function benchAggregate(): void {
   const workers = 10_000;
-  const perWorker = 100;
+  const seconds = 900;
+  const perWorker = seconds;
+  const barrier = 1_700_000_000_000;
   let x = 7;
   const summaries: WorkerSummary[] = [];
   for (let w = 0; w < workers; w++) {
     const h = newHistogram();
     const counters = newCounters();
+    const timeline = new TimelineRecorder(barrier);
     for (let i = 0; i < perWorker; i++) {
       x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
-      h.recordValue(1_000 + (x % 200_000));
-      countOutcome(counters, { status: 200 }, 1_700_000_000_000 + i * 10);
+      const us = 1_000 + (x % 200_000);
+      h.recordValue(us);
+      timeline.record(barrier + i * 1_000 + (x % 1_000), tally(counters, { status: 200 }), us);
     }
     summaries.push(
       JSON.parse(
@@ -153,8 +159,11 @@ function benchAggregate(): void {
           histogram: encodeHistogram(h),
           minLatencyUs: 1_000,
           maxLatencyUs: 201_000,
-          startedAt: 1_700_000_000_000,
-          finishedAt: 1_700_000_001_000,
+          timeline: timeline.encode(),
+          barrierAt: barrier,
+          loginUs: 150_000,
+          startedAt: barrier,
+          finishedAt: barrier + seconds * 1_000,
           lateStartMs: 0,
           tokenRefreshes: 0,
           tokenRefreshFailures: 0,
@@ -164,6 +173,8 @@ function benchAggregate(): void {
   }
   const bytes = summaries.reduce((n, s) => n + JSON.stringify(s).length, 0);
   const times: number[] = [];
+  let interval = 0;
+  let intervals = 0;
   for (let round = 0; round < 5; round++) {
     const started = performance.now();
     const report = mergeSummaries(
@@ -178,15 +189,21 @@ function benchAggregate(): void {
     );
     times.push(performance.now() - started);
     if (report.requests.total !== workers * perWorker) throw new Error('aggregate: wrong total');
+    if (report.timeline.reduce((n, t) => n + t.requests, 0) !== workers * perWorker)
+      throw new Error('aggregate: timeline lost requests');
+    interval = report.timelineIntervalSeconds;
+    intervals = report.timeline.length;
   }
   const rss = process.memoryUsage().rss / 2 ** 20;
   console.log(
-    `aggregate  ${workers} worker summaries (${(bytes / 2 ** 20).toFixed(1)} MiB of JSON): median merge ${median(times).toFixed(0)} ms over 5 rounds, process RSS ${rss.toFixed(0)} MiB`,
+    `aggregate  ${workers} worker summaries of ${seconds} s (${(bytes / 2 ** 20).toFixed(1)} MiB of JSON, timeline ${intervals} × ${interval} s): median merge ${median(times).toFixed(0)} ms over 5 rounds, process RSS ${rss.toFixed(0)} MiB`,
   );
 }
 
 async function main(): Promise<void> {
   benchAggregate();
+  // BENCH_ONLY=aggregate npm run bench: the Aggregate's figures alone.
+  if (process.env.BENCH_ONLY === 'aggregate') return;
   await benchEngine();
   await benchWorkerMemory();
   await benchProvision();
