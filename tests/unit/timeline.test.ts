@@ -91,6 +91,12 @@ describe('per-interval timeline histograms', () => {
     }
   });
 
+  it('a load of known length gets its interval up front (15 minutes: 16 s), so nothing folds while it runs', () => {
+    expect(new TimelineRecorder(BARRIER, 900_000).encode().intervalMs).toBe(16_000);
+    expect(new TimelineRecorder(BARRIER, 60_000).encode().intervalMs).toBe(1_000);
+    expect(new TimelineRecorder(BARRIER).encode().intervalMs).toBe(1_000);
+  });
+
   it('the report gives p50/p95/p99, responses, failures and active users per interval, and login latency', () => {
     const samples = workers(4, 1_000, 10, 3);
     const summaries: WorkerSummary[] = samples.map((mine, userIndex) => ({

@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { type Histogram, newCompactHistogram, newHistogram } from './histogram';
-import { inFlightOf, type LoadModel, type OpenModel, scheduleOf } from './model';
+import { durationOf, inFlightOf, type LoadModel, type OpenModel, scheduleOf } from './model';
 import type { CompiledScenario } from './scenario';
 import { type Counters, type CountsOnly, countsOnly, newCounters, type Outcome, tally } from './summary';
 import { type EncodedTimeline, TimelineRecorder } from './timeline';
@@ -136,7 +136,12 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       ? { counters, latency }
       : { counters: countsOnly(newCounters()), latency: newLatencies(newCompactHistogram()) },
   );
-  const timeline = new TimelineRecorder(options.timelineOrigin ?? now());
+  const origin = options.timelineOrigin ?? now();
+  const plannedSeconds = durationOf(load);
+  const timeline = new TimelineRecorder(
+    origin,
+    plannedSeconds === undefined ? undefined : now() - origin + plannedSeconds * 1000,
+  );
   const basePath = requestPath(options.target, '');
   const pathOf = (path: string) => (path === '' ? basePath : basePath === '/' ? path : `${basePath}${path}`);
 

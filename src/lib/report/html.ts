@@ -153,7 +153,7 @@ function timelineCharts(report: Report): string {
       })
     : '<p>This report has no per-interval latencies (written by an older version).</p>';
   const throughput = lineChart({
-    title: `Throughput and failures over time (${unit})`,
+    title: `Throughput and failures over time (${unit}; the last interval may be only partly covered by the run)`,
     xLabel: 'seconds since the start barrier',
     yLabel: 'requests per second',
     series: [
