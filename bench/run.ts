@@ -209,12 +209,13 @@ function benchAggregate(): void {
 }
 
 async function main(): Promise<void> {
-  benchAggregate();
-  // BENCH_ONLY=aggregate npm run bench: the Aggregate's figures alone.
-  if (process.env.BENCH_ONLY === 'aggregate') return;
+  // BENCH_ONLY=aggregate: the Aggregate's figures alone; BENCH_ONLY=engine: the engine and worker memory.
+  const only = process.env.BENCH_ONLY;
+  if (only === undefined || only === 'aggregate') benchAggregate();
+  if (only === 'aggregate') return;
   await benchEngine();
   await benchWorkerMemory();
-  await benchProvision();
+  if (only === undefined) await benchProvision();
 }
 
 main().catch((error) => {
