@@ -129,6 +129,7 @@ describe('per-interval timeline histograms', () => {
       summaries,
     );
     expect(report.timelineIntervalSeconds).toBe(1);
+    expect(report.timelineEndSecond).toBe(9.999);
     expect(report.timeline.map((t) => t.second)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
     const expected = reference(samples, 1_000);
     for (const point of report.timeline) {

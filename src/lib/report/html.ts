@@ -139,6 +139,11 @@ function timelineCharts(report: Report): string {
   const interval = report.timelineIntervalSeconds ?? 1;
   const at = (second: number) => second + interval / 2;
   const unit = interval === 1 ? 'per second' : `per second, averaged over ${interval} s intervals`;
+  // The last interval is only covered up to the last outcome: dividing by the whole interval would show a drop that never happened.
+  const end = report.timelineEndSecond ?? null;
+  const width = (second: number) =>
+    end !== null && end > second && end < second + interval ? Math.max(end - second, interval / 10) : interval;
+  const rate = (n: number, second: number) => Math.round((n / width(second)) * 100) / 100;
   const hasPercentiles = t.some((p) => p.p50 !== null && p.p50 !== undefined);
   const latency = hasPercentiles
     ? lineChart({
@@ -153,18 +158,18 @@ function timelineCharts(report: Report): string {
       })
     : '<p>This report has no per-interval latencies (written by an older version).</p>';
   const throughput = lineChart({
-    title: `Throughput and failures over time (${unit}; the last interval may be only partly covered by the run)`,
+    title: `Throughput and failures over time (${unit})`,
     xLabel: 'seconds since the start barrier',
     yLabel: 'requests per second',
     series: [
-      { name: 'responses/s', color: '#1f5fbf', points: t.map((p) => [at(p.second), (p.responses ?? 0) / interval]) },
+      { name: 'responses/s', color: '#1f5fbf', points: t.map((p) => [at(p.second), rate(p.responses ?? 0, p.second)]) },
       {
         name: 'attempted/s',
         color: '#7aa6e6',
-        points: t.map((p) => [at(p.second), p.requests / interval]),
+        points: t.map((p) => [at(p.second), rate(p.requests, p.second)]),
         dashed: true,
       },
-      { name: 'failed/s', color: '#c22', points: t.map((p) => [at(p.second), p.failed / interval]) },
+      { name: 'failed/s', color: '#c22', points: t.map((p) => [at(p.second), rate(p.failed, p.second)]) },
     ],
   });
   const users = lineChart({

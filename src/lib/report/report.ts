@@ -113,6 +113,8 @@ export interface Report {
   readonly loginLatencyMs: LatencySummaryMs | null;
   /** Length of each timeline interval: 1 s, doubled for long runs so the summaries stay small. */
   readonly timelineIntervalSeconds: number;
+  /** The last outcome, in seconds since the start barrier: the last interval is covered up to here (null: unknown). */
+  readonly timelineEndSecond: number | null;
   /** Per interval from the start barrier (from the first request for summaries without a timeline). */
   readonly timeline: readonly TimelinePoint[];
   /**
@@ -266,6 +268,7 @@ export function mergeSummaries(
   const durationSeconds = Math.max(0, (finishedAt - startedAt) / 1000);
   const { timeline, timelineIntervalSeconds } =
     timelines.length > 0 ? timelineOf(timelines, spans) : secondsTimeline(counters, startedAt);
+  const timelineEndSecond = spans.length > 0 ? Math.max(...spans.map((s) => s.to)) / 1000 : null;
   const perSecond = (n: number) => (durationSeconds > 0 ? round(n / durationSeconds) : 0);
   const partial = {
     runId: context.runId,
@@ -327,6 +330,7 @@ export function mergeSummaries(
     thresholdLimits: context.thresholds,
     loginLatencyMs: latencySummary(login),
     timelineIntervalSeconds,
+    timelineEndSecond,
     timeline,
     histograms: {
       total: histogram.totalCount > 0 ? encodeHistogram(histogram) : null,
