@@ -15,7 +15,7 @@ import type { WorkerSummary } from './load/summary';
 import type { Range } from './plan';
 import { renderHtml } from './report/html';
 import { renderJunit } from './report/junit';
-import { headline, mergeSummaries, type Report, type Verdict, type WorkerFailureRecord } from './report/report';
+import { type Headline, headline, mergeSummaries, type Verdict, type WorkerFailureRecord } from './report/report';
 import { type RetryOptions, withRetry } from './retry';
 import { readStop } from './stop';
 
@@ -37,7 +37,7 @@ export interface AggregateDeps {
 }
 
 export interface AggregateResult {
-  readonly report: Omit<Report, 'timeline'>;
+  readonly report: Headline;
   readonly reportKey: string;
   readonly htmlKey: string;
   /** The Verdict state fails the execution with `verdict.error` and `verdict.cause` unless it passed. */

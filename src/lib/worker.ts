@@ -194,7 +194,10 @@ async function runUser(
   const scenario = compileScenario(settings.scenario, { username, userIndex, data: await dataRowOf(userIndex) });
 
   // Log in before the barrier, so that login latency (and Cognito's auth quota) stays out of the load.
+  const loginStarted = performance.now();
   let tokens: Tokens = await retry(() => login(deps.pool, username, password, now));
+  // Retries included: what the user waited for a token. Kept apart from the API's latency.
+  const loginUs = Math.max(1, Math.round((performance.now() - loginStarted) * 1000));
   let refreshes = 0;
   let refreshing: Promise<Tokens> | undefined;
   let refreshFailures = 0;
@@ -229,7 +232,8 @@ async function runUser(
   // Ramp-up: user i starts rampUpSeconds × i / users after the barrier.
   const rampOffsetMs =
     settings.users > 0 ? Math.floor((settings.rampUpSeconds * 1000 * userIndex) / settings.users) : 0;
-  const startAt = Date.parse(task.armedAt) + settings.startDelaySeconds * 1000 + rampOffsetMs;
+  const barrierAt = Date.parse(task.armedAt) + settings.startDelaySeconds * 1000;
+  const startAt = barrierAt + rampOffsetMs;
   const delay = startAt - now();
   if (delay > 0) await (deps.wait ?? sleep)(delay);
 
@@ -260,6 +264,7 @@ async function runUser(
     shouldStop,
     token,
     now,
+    timelineOrigin: barrierAt,
     onStart: watch,
   });
   const summary: WorkerSummary = {
@@ -278,6 +283,9 @@ async function runUser(
         { counters: countsOnly({ timeline: {}, ...named.counters }), ...encoded(named.latency) },
       ]),
     ),
+    timeline: result.timeline,
+    barrierAt,
+    loginUs,
     startedAt: result.startedAt,
     finishedAt: result.finishedAt,
     lateStartMs: Math.max(0, -delay),

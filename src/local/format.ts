@@ -68,6 +68,9 @@ export function formatReport(report: Report): string {
       : 'latency ms    min     mean      p50      p90      p95      p99      max',
     latency,
     ...(s ? [`service    ${figures(s)}   (from the actual send)`] : []),
+    ...(report.loginLatencyMs
+      ? [`login      ${figures(report.loginLatencyMs)}   (Cognito, per user, before the start)`]
+      : []),
     ...byNameLines(report, figures),
     '',
     report.thresholds.passed

@@ -1,8 +1,9 @@
 import { Pool } from 'undici';
 import { type Histogram, newCompactHistogram, newHistogram } from './histogram';
-import { inFlightOf, type LoadModel, type OpenModel, scheduleOf } from './model';
+import { durationOf, inFlightOf, type LoadModel, type OpenModel, scheduleOf } from './model';
 import type { CompiledScenario } from './scenario';
-import { type Counters, type CountsOnly, countOutcome, countsOnly, newCounters, type Outcome, tally } from './summary';
+import { type Counters, type CountsOnly, countsOnly, newCounters, type Outcome, tally } from './summary';
+import { type EncodedTimeline, TimelineRecorder } from './timeline';
 
 export interface LoadOptions {
   /** The target's base URL; the request path is appended to its path. */
@@ -20,6 +21,8 @@ export interface LoadOptions {
   /** Returns a valid access token, refreshing it when it is close to expiry. */
   readonly token: () => Promise<string>;
   readonly now?: () => number;
+  /** Epoch ms the timeline's intervals count from: the start barrier (default: when the load starts). */
+  readonly timelineOrigin?: number;
   /** Handed the live counters and latencies once, before the first request (for live metrics). */
   readonly onStart?: (live: { readonly counters: Counters; readonly latency: Latencies }) => void;
 }
@@ -39,6 +42,8 @@ export interface LoadResult {
   readonly serviceTime: Latencies | undefined;
   /** Per request name: its outcomes and latencies (the total's own objects when there is one request). */
   readonly byName: Readonly<Record<string, NamedResult>>;
+  /** Outcomes and latencies per interval since the timeline's origin. */
+  readonly timeline: EncodedTimeline;
   readonly startedAt: number;
   readonly finishedAt: number;
 }
@@ -131,18 +136,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       ? { counters, latency }
       : { counters: countsOnly(newCounters()), latency: newLatencies(newCompactHistogram()) },
   );
+  const origin = options.timelineOrigin ?? now();
+  const plannedSeconds = durationOf(load);
+  const timeline = new TimelineRecorder(
+    origin,
+    plannedSeconds === undefined ? undefined : now() - origin + plannedSeconds * 1000,
+  );
   const basePath = requestPath(options.target, '');
   const pathOf = (path: string) => (path === '' ? basePath : basePath === '/' ? path : `${basePath}${path}`);
 
   const record = (stats: NamedResult, outcome: Outcome, intendedAt: number, sentAt: number): void => {
+    let us: number | undefined;
     if ('status' in outcome) {
       const end = mono();
-      const us = Math.max(1, Math.round((end - intendedAt) * 1000));
+      us = Math.max(1, Math.round((end - intendedAt) * 1000));
       recordLatency(latency, us);
       if (stats.latency !== latency) recordLatency(stats.latency, us);
       if (serviceTime) recordLatency(serviceTime, Math.max(1, Math.round((end - sentAt) * 1000)));
     }
-    countOutcome(counters, outcome, now());
+    // The interval timeline replaces the epoch-second one: counters.timeline stays empty in new summaries.
+    timeline.record(now(), tally(counters, outcome), us);
     if (stats.counters !== counters) tally(stats.counters, outcome);
   };
 
@@ -239,6 +252,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     latency: finish(latency),
     serviceTime: serviceTime && finish(serviceTime),
     byName,
+    timeline: timeline.encode(),
     startedAt,
     finishedAt: now(),
   };

@@ -16,7 +16,7 @@ export interface Counters {
   notSent: number;
   /** Open models: requests still waiting for a free slot maxQueueMs after their intended start, never sent. */
   dropped: number;
-  /** Epoch second -> [completed, failed]: the per-second timeline. */
+  /** Epoch second -> [completed, failed]: summaries before the interval timeline (WorkerSummary.timeline); empty since. */
   timeline: Record<string, [number, number]>;
 }
 
@@ -86,6 +86,8 @@ export function addCounters(into: Counters, from: CountsOnly & { timeline?: Coun
   }
 }
 
+import type { EncodedTimeline } from './timeline';
+
 export interface EncodedLatencies {
   /** HDR histogram in µs, compressed and base64-encoded. */
   readonly histogram: string;
@@ -116,6 +118,12 @@ export interface WorkerSummary {
    * are counted for the whole user only (a mix does not know which request a skipped iteration would have sent).
    */
   readonly byName?: Readonly<Record<string, NamedSummary>>;
+  /** Per interval since the start barrier: outcomes and the latency histogram (absent in older summaries). */
+  readonly timeline?: EncodedTimeline;
+  /** Epoch ms of the start barrier the timeline counts from. */
+  readonly barrierAt?: number;
+  /** Cognito authentication of this user before the barrier, in µs (absent when not measured). */
+  readonly loginUs?: number;
   /** Epoch ms of the first request sent and the last outcome. */
   readonly startedAt: number;
   readonly finishedAt: number;

@@ -55,7 +55,10 @@ function cases(report: Report, thresholds: Thresholds): Case[] {
   return out;
 }
 
-function observedValue(report: Report, key: 'p95Ms' | 'p99Ms' | 'maxErrorRate' | 'minThroughputRps'): number | null {
+export function observedValue(
+  report: Report,
+  key: 'p95Ms' | 'p99Ms' | 'maxErrorRate' | 'minThroughputRps',
+): number | null {
   switch (key) {
     case 'p95Ms':
       return report.latencyMs?.p95 ?? null;

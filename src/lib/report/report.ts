@@ -2,6 +2,7 @@ import type { ErrorName } from '../errors';
 import type { Thresholds } from '../input';
 import {
   decodeHistogram,
+  encodeHistogram,
   type Histogram,
   type LatencySummaryMs,
   latencySummary,
@@ -9,6 +10,7 @@ import {
 } from '../load/histogram';
 import { isOpen, type LoadModel } from '../load/model';
 import { addCounters, type Counters, type CountsOnly, newCounters, type WorkerSummary } from '../load/summary';
+import { type EncodedTimeline, mergeTimelines } from '../load/timeline';
 import type { StopMarker } from '../stop';
 
 export interface ThresholdFailure {
@@ -87,6 +89,8 @@ export interface Report {
    */
   readonly byName: Readonly<Record<string, NamedReport>>;
   readonly thresholds: { readonly passed: boolean; readonly failures: readonly ThresholdFailure[] };
+  /** The thresholds configured for the run, so that the report shows every limit, passed or not. */
+  readonly thresholdLimits: Thresholds;
   readonly verdict: Verdict;
   readonly workers: {
     /** Worker Lambdas planned, and users. */
@@ -105,8 +109,37 @@ export interface Report {
     readonly tokenRefreshes: number;
     readonly tokenRefreshFailures: number;
   };
-  /** Per second from the first request: outcomes and failures. */
-  readonly timeline: readonly { readonly second: number; readonly requests: number; readonly failed: number }[];
+  /** Cognito authentication per user (before the barrier, retries included); null when none was measured. */
+  readonly loginLatencyMs: LatencySummaryMs | null;
+  /** Length of each timeline interval: 1 s, doubled for long runs so the summaries stay small. */
+  readonly timelineIntervalSeconds: number;
+  /** The last outcome, in seconds since the start barrier: the last interval is covered up to here (null: unknown). */
+  readonly timelineEndSecond: number | null;
+  /** Per interval from the start barrier (from the first request for summaries without a timeline). */
+  readonly timeline: readonly TimelinePoint[];
+  /**
+   * The merged latency HDR histograms (µs, compressed, base64; decodeHistogram reads them), so another
+   * run can be compared on any percentile. Null when there was no response.
+   */
+  readonly histograms: {
+    readonly total: string | null;
+    readonly byName: Readonly<Record<string, string | null>>;
+  };
+}
+
+export interface TimelinePoint {
+  /** Start of the interval, seconds after the start barrier. */
+  readonly second: number;
+  /** Requests that settled in the interval (responses and transport failures). */
+  readonly requests: number;
+  readonly failed: number;
+  readonly responses: number;
+  /** Latency percentiles of the interval's responses (ms), exact from the merged histograms; null with none. */
+  readonly p50: number | null;
+  readonly p95: number | null;
+  readonly p99: number | null;
+  /** Users whose load (first request to last outcome) overlapped the interval. */
+  readonly activeUsers: number;
 }
 
 export interface RequestCounts {
@@ -180,6 +213,9 @@ export function mergeSummaries(
   let tokenRefreshes = 0;
   let tokenRefreshFailures = 0;
   const reported = new Set<number>();
+  const login = newHistogram();
+  const timelines: EncodedTimeline[] = [];
+  const spans: { from: number; to: number }[] = [];
   const named = new Map<string, { counters: Counters; histogram: Histogram; minUs: number; maxUs: number }>();
   for (const summary of summaries) {
     if (reported.has(summary.userIndex)) continue;
@@ -215,6 +251,12 @@ export function mergeSummaries(
       finishedAt = Math.max(finishedAt, summary.finishedAt);
     }
     if (summary.lateStartMs > LATE_START_MS) lateStarts++;
+    if (summary.loginUs !== undefined) login.recordValue(summary.loginUs);
+    if (summary.timeline && summary.barrierAt !== undefined) {
+      timelines.push(summary.timeline);
+      if (summary.counters.total > 0)
+        spans.push({ from: summary.startedAt - summary.barrierAt, to: summary.finishedAt - summary.barrierAt });
+    }
     tokenRefreshes += summary.tokenRefreshes;
     tokenRefreshFailures += summary.tokenRefreshFailures;
   }
@@ -224,10 +266,9 @@ export function mergeSummaries(
 
   if (startedAt > finishedAt) startedAt = finishedAt = Date.now();
   const durationSeconds = Math.max(0, (finishedAt - startedAt) / 1000);
-  const firstSecond = Math.floor(startedAt / 1000);
-  const timeline = Object.entries(counters.timeline)
-    .map(([second, [requests, failed]]) => ({ second: Number(second) - firstSecond, requests, failed }))
-    .sort((a, b) => a.second - b.second);
+  const { timeline, timelineIntervalSeconds } =
+    timelines.length > 0 ? timelineOf(timelines, spans) : secondsTimeline(counters, startedAt);
+  const timelineEndSecond = spans.length > 0 ? Math.max(...spans.map((s) => s.to)) / 1000 : null;
   const perSecond = (n: number) => (durationSeconds > 0 ? round(n / durationSeconds) : 0);
   const partial = {
     runId: context.runId,
@@ -286,10 +327,81 @@ export function mergeSummaries(
       tokenRefreshes,
       tokenRefreshFailures,
     },
+    thresholdLimits: context.thresholds,
+    loginLatencyMs: latencySummary(login),
+    timelineIntervalSeconds,
+    timelineEndSecond,
     timeline,
+    histograms: {
+      total: histogram.totalCount > 0 ? encodeHistogram(histogram) : null,
+      byName: Object.fromEntries(
+        [...named].map(([name, n]) => [name, n.histogram.totalCount > 0 ? encodeHistogram(n.histogram) : null]),
+      ),
+    },
   };
   const thresholds = evaluateThresholds(context.thresholds, partial);
   return { ...partial, thresholds, verdict: verdictOf({ ...partial, thresholds }, context.thresholds) };
+}
+
+const msOrNull = (histogram: Histogram, percentile: number): number | null =>
+  histogram.totalCount === 0 ? null : Math.round(histogram.getValueAtPercentile(percentile)) / 1000;
+
+/** The merged per-interval timeline, with every interval from the first to the last (empty ones as zeros). */
+function timelineOf(
+  timelines: readonly EncodedTimeline[],
+  spans: readonly { from: number; to: number }[],
+): { timeline: TimelinePoint[]; timelineIntervalSeconds: number } {
+  const { intervalMs, intervals } = mergeTimelines(timelines);
+  const indices = [...intervals.keys()];
+  const first = Math.min(...indices);
+  const last = Math.max(...indices);
+  // Active users by a difference array: one pass over the users, one over the intervals.
+  const starts = new Map<number, number>();
+  const bump = (i: number, by: number) => starts.set(i, (starts.get(i) ?? 0) + by);
+  for (const { from, to } of spans) {
+    bump(Math.max(0, Math.floor(from / intervalMs)), 1);
+    bump(Math.max(0, Math.floor(to / intervalMs)) + 1, -1);
+  }
+  let active = 0;
+  for (let i = 0; i < first; i++) active += starts.get(i) ?? 0;
+  const timeline: TimelinePoint[] = [];
+  for (let i = first; i <= last; i++) {
+    active += starts.get(i) ?? 0;
+    const slot = intervals.get(i);
+    const h = slot?.histogram;
+    timeline.push({
+      second: (i * intervalMs) / 1000,
+      requests: slot?.n ?? 0,
+      failed: slot?.failed ?? 0,
+      responses: h?.totalCount ?? 0,
+      p50: h ? msOrNull(h, 50) : null,
+      p95: h ? msOrNull(h, 95) : null,
+      p99: h ? msOrNull(h, 99) : null,
+      activeUsers: active,
+    });
+  }
+  return { timeline, timelineIntervalSeconds: intervalMs / 1000 };
+}
+
+/** Summaries written before the interval timeline: counts per wall-clock second from the first request. */
+function secondsTimeline(
+  counters: Counters,
+  startedAt: number,
+): { timeline: TimelinePoint[]; timelineIntervalSeconds: number } {
+  const firstSecond = Math.floor(startedAt / 1000);
+  const timeline = Object.entries(counters.timeline)
+    .map(([second, [requests, failed]]) => ({
+      second: Number(second) - firstSecond,
+      requests,
+      failed,
+      responses: 0,
+      p50: null,
+      p95: null,
+      p99: null,
+      activeUsers: 0,
+    }))
+    .sort((a, b) => a.second - b.second);
+  return { timeline, timelineIntervalSeconds: 1 };
 }
 
 /**
@@ -446,8 +558,11 @@ export function verdictOf(
   return { passed: true, error: null, cause: `passed: ${requests.total} requests, ${requests.failed} failed` };
 }
 
-/** The execution output: the report without its timeline and worker list (state payloads stay small). */
-export function headline(report: Report): Omit<Report, 'timeline'> {
-  const { timeline: _timeline, ...rest } = report;
+/** What the execution outputs. */
+export type Headline = Omit<Report, 'timeline' | 'histograms'>;
+
+/** The execution output: the report without its timeline, histograms and worker list (state payloads stay small). */
+export function headline(report: Report): Headline {
+  const { timeline: _timeline, histograms: _histograms, ...rest } = report;
   return { ...rest, workers: { ...rest.workers, failures: rest.workers.failures.slice(0, 5) } };
 }
