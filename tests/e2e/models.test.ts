@@ -88,6 +88,10 @@ describe('workload models against a loopback target that counts', () => {
       expect(report?.latencyMs?.p50).toBeGreaterThan(300);
       expect(report?.serviceTimeMs?.p50).toBeGreaterThanOrEqual(300);
       expect(report?.serviceTimeMs?.p50).toBeLessThan(report?.latencyMs?.p50 ?? 0);
+      // And it grows over the run, as the queue for slots fills: later intervals' p50 above the first's.
+      const p50s = (report?.timeline ?? []).map((t) => t.p50).filter((p): p is number => p !== null);
+      expect(p50s.length).toBeGreaterThan(2);
+      expect(Math.max(...p50s.slice(1))).toBeGreaterThan((p50s[0] ?? 0) * 1.5);
     } finally {
       await target.stop();
     }
