@@ -20,7 +20,7 @@ export function progressLine(p: Progress): string {
       if (p.phase === 'load' && p.barrierAt !== undefined && p.requestsDone === 0 && Date.now() < p.barrierAt) {
         return `load: ${n(p.workersStarted)}/${n(p.workers)} workers logging in; waiting ${Math.ceil((p.barrierAt - Date.now()) / 1000)} s for the start barrier`;
       }
-      return `load: workers ${n(p.workersFinished)}/${n(p.workers)} done (${n(p.workersStarted - p.workersFinished)} running), ${n(p.requestsDone)} requests, ${n(p.currentRps)} req/s${p.phase === 'aggregating' ? ' — aggregating…' : ''}`;
+      return `load: workers ${n(p.workersFinished)}/${n(p.workers)} done (${n(p.workersStarted - p.workersFinished)} running), ${n(p.requestsDone)} requests, ${n(p.currentRps)} responses/s${p.phase === 'aggregating' ? ' — aggregating…' : ''}`;
     case 'cleanup':
       return 'cleaning up: deleting test users, secrets and key…';
     case 'done':

@@ -54,7 +54,7 @@ export interface Progress {
   workersStarted: number;
   workersFinished: number;
   requestsDone: number;
-  /** Responses and errors in the last second. */
+  /** Responses in the last second (the report's throughput counts responses too). */
   currentRps: number;
 }
 
@@ -71,16 +71,16 @@ export interface LocalRunResult {
 }
 
 /** Counts load responses as they happen, through undici's diagnostics channels (no hooks in the engine). */
-function watchRequests(origin: string, onDone: () => void): () => void {
-  const done = (message: unknown) => {
-    if ((message as { request?: { origin?: unknown } }).request?.origin === origin) onDone();
-  };
+function watchRequests(origin: string, onDone: (response: boolean) => void): () => void {
+  const ours = (message: unknown) => (message as { request?: { origin?: unknown } }).request?.origin === origin;
+  const response = (message: unknown) => ours(message) && onDone(true);
+  const failure = (message: unknown) => ours(message) && onDone(false);
   // headers = a response started; error = a transport error. One of the two ends every request.
-  subscribe('undici:request:headers', done);
-  subscribe('undici:request:error', done);
+  subscribe('undici:request:headers', response);
+  subscribe('undici:request:error', failure);
   return () => {
-    unsubscribe('undici:request:headers', done);
-    unsubscribe('undici:request:error', done);
+    unsubscribe('undici:request:headers', response);
+    unsubscribe('undici:request:error', failure);
   };
 }
 
@@ -182,9 +182,10 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       );
     }
     const target = options.target ?? api?.url ?? '';
-    stopWatching = watchRequests(new URL(target).origin, () => {
+    // The live rate counts responses, as the report's throughput does; requests counts every outcome.
+    stopWatching = watchRequests(new URL(target).origin, (response) => {
       progress.requestsDone++;
-      recent.push(Date.now());
+      if (response) recent.push(Date.now());
     });
     await options.onReady?.(environment);
     const runtime = createRuntime(environment.handlerEnv(target), environment.clients);
