@@ -116,6 +116,11 @@ describe('packaged CloudFormation template (sls package)', () => {
     expect(JSON.stringify(template.Outputs.IssuerUrl)).toContain('https://cognito-idp.');
   });
 
+  it('has the live-metrics dashboard, its URL in the outputs', () => {
+    expect(ofType('AWS::CloudWatch::Dashboard').map(([id]) => id)).toEqual(['LoadDashboard']);
+    expect(JSON.stringify(template.Outputs.DashboardUrl)).toContain('#dashboards:name=');
+  });
+
   it('grants least privilege: no wildcard actions, no broad managed policies', () => {
     const roles = ofType('AWS::IAM::Role');
     expect(roles.length).toBeGreaterThan(0);
