@@ -71,4 +71,32 @@ describe('renderJunit', () => {
     const responses = suite.testcase.find((c: any) => String(c.name).includes('responses received'));
     expect(responses.failure.message).toMatch(/no request got a response: 2 attempted/);
   });
+
+  it('has a case per named request, failing one whose own error rate is above the limit', () => {
+    const thresholds = { maxErrorRate: 0.2 };
+    const report = mergeSummaries(context(thresholds), [summary([200, 200, 200, 503])]);
+    const named = {
+      ...report,
+      byName: {
+        list: {
+          requests: { total: 10, responses: 10, ok: 10, failed: 0 },
+          statusCodes: {},
+          errors: {},
+          latencyMs: null,
+        },
+        create: {
+          requests: { total: 4, responses: 4, ok: 2, failed: 2 },
+          statusCodes: {},
+          errors: {},
+          latencyMs: null,
+        },
+      },
+    } as typeof report;
+    const suite = parse(renderJunit(named, thresholds));
+    const cases = suite.testcase.filter((c: any) => String(c.name).startsWith('request '));
+    expect(cases.map((c: any) => [c.name, c.failure?.message])).toEqual([
+      ['request list: 10 sent, 0 failed, p95 n/a ms', undefined],
+      ['request create: 4 sent, 2 failed, p95 n/a ms', 'create: error rate 0.5 > 0.2 (limit 0.2, observed 0.5)'],
+    ]);
+  });
 });

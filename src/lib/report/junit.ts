@@ -52,6 +52,21 @@ function cases(report: Report, thresholds: Thresholds): Case[] {
       failure: failure ? `${failure.message} (limit ${limit}, observed ${failure.actual ?? 'n/a'})` : undefined,
     });
   }
+  // One case per named request: it fails when it got no response, or when its own error rate is above
+  // the run's maxErrorRate (the same limit, judged per request).
+  for (const [name, named] of Object.entries(report.byName)) {
+    const { total, responses, failed: failures } = named.requests;
+    const rate = total > 0 ? Math.round((failures / total) * 10_000) / 10_000 : null;
+    const p95 = named.latencyMs?.p95 ?? null;
+    let failure: string | undefined;
+    if (total > 0 && responses === 0) failure = `${name}: no response to ${total} requests`;
+    else if (rate !== null && thresholds.maxErrorRate !== undefined && rate > thresholds.maxErrorRate)
+      failure = `${name}: error rate ${rate} > ${thresholds.maxErrorRate} (limit ${thresholds.maxErrorRate}, observed ${rate})`;
+    out.push({
+      name: `request ${name}: ${total} sent, ${failures} failed, p95 ${p95 ?? 'n/a'} ms`,
+      failure,
+    });
+  }
   return out;
 }
 
