@@ -204,7 +204,8 @@ async function runUser(
   let nextRefreshAt = 0;
   // A failed refresh never stops the load: requests go on with the current token (the API answers 401
   // once it has expired, and the report counts that), and the refresh is tried again later.
-  const token = async (): Promise<string> => {
+  // A string while the token is fresh (nearly every request): a promise only when a refresh is due.
+  const token = (): string | Promise<string> => {
     const current = now();
     if (tokens.expiresAt - REFRESH_MARGIN_MS > current || current < nextRefreshAt || !tokens.refreshToken) {
       return tokens.accessToken;
@@ -225,8 +226,7 @@ async function runUser(
         refreshing = undefined;
         return tokens;
       });
-    await refreshing;
-    return tokens.accessToken;
+    return refreshing.then((current) => current.accessToken);
   };
 
   // Ramp-up: user i starts rampUpSeconds × i / users after the barrier.

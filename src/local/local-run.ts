@@ -2,6 +2,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { getJson, putObject, reportKeys } from '../lib/aws/results';
 import type { CleanupResult } from '../lib/cleanup';
 import { createRuntime, type Runtime } from '../lib/deps';
+import { OUTCOMES_CHANNEL, type OutcomeMessage } from '../lib/load/engine';
 import type { Report } from '../lib/report/report';
 import { raiseStop } from '../lib/stop';
 import { type LocalEnvironment, startLocalEnvironment, stopLocalEnvironments } from './environment';
@@ -70,18 +71,14 @@ export interface LocalRunResult {
   readonly api: SampleApi['stats'] | undefined;
 }
 
-/** Counts load responses as they happen, through undici's diagnostics channels (no hooks in the engine). */
+/** Counts load outcomes as they happen, through the engine's diagnostics channel (nothing is built unless watched). */
 function watchRequests(origin: string, onDone: (response: boolean) => void): () => void {
-  const ours = (message: unknown) => (message as { request?: { origin?: unknown } }).request?.origin === origin;
-  const response = (message: unknown) => ours(message) && onDone(true);
-  const failure = (message: unknown) => ours(message) && onDone(false);
-  // headers = a response started; error = a transport error. One of the two ends every request.
-  subscribe('undici:request:headers', response);
-  subscribe('undici:request:error', failure);
-  return () => {
-    unsubscribe('undici:request:headers', response);
-    unsubscribe('undici:request:error', failure);
+  const watch = (message: unknown) => {
+    const outcome = message as OutcomeMessage;
+    if (outcome.origin === origin) onDone(outcome.response);
   };
+  subscribe(OUTCOMES_CHANNEL, watch);
+  return () => unsubscribe(OUTCOMES_CHANNEL, watch);
 }
 
 /**

@@ -1,7 +1,9 @@
-import { Pool } from 'undici';
+import { channel } from 'node:diagnostics_channel';
+import type { SecureContextOptions } from 'node:tls';
 import { type Histogram, newCompactHistogram, newHistogram } from './histogram';
-import { durationOf, inFlightOf, type LoadModel, type OpenModel, scheduleOf } from './model';
-import type { CompiledScenario } from './scenario';
+import { type Connection, ConnectionPool, endpointOf, requestBytes } from './http/connection';
+import { durationOf, type LoadModel, type OpenModel, scheduleOf } from './model';
+import type { CompiledRequest, CompiledScenario } from './scenario';
 import { type Counters, type CountsOnly, countsOnly, newCounters, type Outcome, tally } from './summary';
 import { type EncodedTimeline, TimelineRecorder } from './timeline';
 
@@ -18,8 +20,10 @@ export interface LoadOptions {
   readonly deadline?: number;
   /** Polled before each start with the counts so far: true stops the load; what was not started is not sent. */
   readonly shouldStop?: (counters: Counters) => boolean;
-  /** Returns a valid access token, refreshing it when it is close to expiry. */
-  readonly token: () => Promise<string>;
+  /** Returns a valid access token, refreshing it when it is close to expiry (a string when no refresh is due). */
+  readonly token: () => string | Promise<string>;
+  /** Extra CAs to trust for an https target (a self-signed test server); the system's otherwise. */
+  readonly ca?: SecureContextOptions['ca'];
   readonly now?: () => number;
   /** Epoch ms the timeline's intervals count from: the start barrier (default: when the load starts). */
   readonly timelineOrigin?: number;
@@ -57,37 +61,11 @@ export interface NamedResult {
 export const INVALID_REQUEST = 'invalid_request';
 export const TIMEOUT = 'timeout';
 
-/** undici's error codes folded into the names the report uses. */
-export function transportErrorName(error: unknown): string {
-  const code = (error as { code?: unknown })?.code;
-  if (typeof code !== 'string') return (error as Error)?.name ?? 'unknown';
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return TIMEOUT;
-  }
-  if (code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED') return INVALID_REQUEST;
-  if (code === 'UND_ERR_SOCKET') return 'ECONNRESET';
-  return code;
-}
-
 export function requestPath(target: URL, path: string): string {
   const base = target.pathname.endsWith('/') ? target.pathname.slice(0, -1) : target.pathname;
   const joined = `${base}${path}`;
   return joined === '' ? '/' : joined;
 }
-
-/**
- * undici checks its own timeouts about once a second, so a 500 ms limit let 800 ms answers through; our
- * timer decides, and undici's stay as a backstop this much later.
- */
-const UNDICI_BACKSTOP_MS = 2_000;
-
-/** Reads a body to its end without keeping it: latency is time to the last byte, and the socket returns to the pool. */
-const drain = (body: NodeJS.ReadableStream): Promise<void> =>
-  new Promise((resolve, reject) => {
-    body.once('end', resolve);
-    body.once('error', reject);
-    body.resume();
-  });
 
 const newLatencies = (histogram: Histogram = newHistogram()): Latencies => ({
   histogram,
@@ -101,8 +79,34 @@ function recordLatency(into: Latencies, us: number): void {
   if (us > into.maxUs) into.maxUs = us;
 }
 
+/**
+ * Every outcome, as it is recorded, for whoever watches (the local CLI's live progress): an
+ * {@link OutcomeMessage}. Nothing is built or sent when nobody subscribes.
+ */
+export const OUTCOMES_CHANNEL = 'apiloadtest:outcome';
+const outcomes = channel(OUTCOMES_CHANNEL);
+
+export interface OutcomeMessage {
+  /** The target's origin, so a watcher can tell runs apart. */
+  readonly origin: string;
+  /** True when the target answered (any status). */
+  readonly response: boolean;
+}
+
 /** Monotonic milliseconds with sub-millisecond precision, for latencies and schedules. */
 const mono = (): number => performance.now();
+
+/** A request on its connection: what its settlement records, and the promise it resolves. */
+interface InFlight {
+  readonly stats: NamedResult;
+  readonly intendedAt: number;
+  readonly sentAt: number;
+  readonly resolve: () => void;
+}
+
+/** How often deadlines are checked: a twentieth of the shortest timeout (a timeout ends ≤ 5% late), 2–100 ms. */
+const timeoutTickMs = (scenario: CompiledScenario): number =>
+  Math.min(100, Math.max(2, Math.floor(Math.min(...scenario.requests.map((r) => r.timeoutMs)) / 20)));
 
 /**
  * Runs one user's load over one keep-alive pool and records every outcome exactly once: a response
@@ -116,15 +120,6 @@ const mono = (): number => performance.now();
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const now = options.now ?? Date.now;
   const { scenario, load } = options;
-  const backstop = scenario.maxTimeoutMs + UNDICI_BACKSTOP_MS;
-  const pool = new Pool(options.target.origin, {
-    connections: inFlightOf(load),
-    pipelining: 1,
-    keepAliveTimeout: 30_000,
-    headersTimeout: backstop,
-    bodyTimeout: backstop,
-    connectTimeout: backstop,
-  });
   const counters = newCounters();
   const latency = newLatencies();
   options.onStart?.({ counters, latency });
@@ -137,6 +132,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       : { counters: countsOnly(newCounters()), latency: newLatencies(newCompactHistogram()) },
   );
   const origin = options.timelineOrigin ?? now();
+  const targetOrigin = options.target.origin;
   const plannedSeconds = durationOf(load);
   const timeline = new TimelineRecorder(
     origin,
@@ -157,60 +153,70 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     // The interval timeline replaces the epoch-second one: counters.timeline stays empty in new summaries.
     timeline.record(now(), tally(counters, outcome), us);
     if (stats.counters !== counters) tally(stats.counters, outcome);
+    if (outcomes.hasSubscribers)
+      outcomes.publish({ origin: targetOrigin, response: us !== undefined } satisfies OutcomeMessage);
+  };
+
+  const pool = new ConnectionPool<InFlight>(
+    endpointOf(options.target, options.ca),
+    (connection, status, error) => settle(connection, status, error),
+    timeoutTickMs(scenario),
+    mono,
+    TIMEOUT,
+  );
+  const settle = (connection: Connection<InFlight>, status: number, error: string | undefined): void => {
+    const request = connection.context;
+    connection.context = undefined;
+    pool.release(connection);
+    if (!request) return;
+    record(request.stats, error === undefined ? { status } : { error }, request.intendedAt, request.sentAt);
+    request.resolve();
+  };
+  // Each request's bytes, rebuilt only when its templated parts or the token change.
+  const host = options.target.host;
+  const built = scenario.requests.map(() => ({
+    prepared: undefined as unknown,
+    token: '',
+    bytes: Buffer.alloc(0) as Buffer,
+  }));
+  const bytesOf = (index: number, request: CompiledRequest, iteration: number, token: string): Buffer => {
+    const prepared = request.prepare(iteration);
+    const cache = built[index] as (typeof built)[number];
+    if (cache.prepared !== prepared || cache.token !== token) {
+      cache.bytes = requestBytes(request.method, pathOf(prepared.path), host, prepared.headers, token, prepared.body);
+      cache.prepared = prepared;
+      cache.token = token;
+    }
+    return cache.bytes;
   };
 
   /**
    * Request `index` of the scenario, from its token to a settled outcome; resolves exactly once and
    * never rejects. `intendedAt` is when the schedule wanted it sent (open models), else when it was sent.
    */
-  const sendOne = async (index: number, iteration: number, intendedAt?: number): Promise<void> => {
-    const request = scenario.requests[index];
-    const stats = named[index];
-    if (!request || !stats) return;
-    let token: string;
-    try {
-      token = await options.token();
-    } catch {
-      record(stats, { error: 'token_unavailable' }, 0, 0);
-      return;
-    }
+  const send = (index: number, iteration: number, intendedAt: number | undefined, token: string): Promise<void> => {
+    const request = scenario.requests[index] as CompiledRequest;
+    const stats = named[index] as NamedResult;
     const sentAt = mono();
-    // The client refuses some requests in a way that stalls its pool: such a request is never handed over.
+    // Never handed to the client: the input's checks (assertSendable) refused these bytes.
     if (!request.sendable) {
       record(stats, { error: INVALID_REQUEST }, sentAt, sentAt);
-      return;
+      return Promise.resolve();
     }
-    const prepared = request.prepare(iteration);
+    const bytes = bytesOf(index, request, iteration, token);
     return new Promise((resolve) => {
-      const controller = new AbortController();
-      let settled = false;
-      const settle = (outcome: Outcome) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        record(stats, outcome, intendedAt ?? sentAt, sentAt);
-        resolve();
-      };
-      const timer = setTimeout(() => {
-        settle({ error: TIMEOUT });
-        controller.abort();
-      }, request.timeoutMs);
-      const failed = (error: unknown) => settle({ error: transportErrorName(error) });
-      try {
-        pool
-          .request({
-            path: pathOf(prepared.path),
-            method: request.method,
-            headers: { ...prepared.headers, authorization: `Bearer ${token}` },
-            body: prepared.body ?? undefined,
-            signal: controller.signal,
-          })
-          .then((response) => drain(response.body).then(() => settle({ status: response.statusCode }), failed), failed);
-      } catch {
-        // A request the client refuses outright is still one attempted request, and frees its slot.
-        settle({ error: INVALID_REQUEST });
-      }
+      const connection = pool.acquire();
+      connection.context = { stats, intendedAt: intendedAt ?? sentAt, sentAt, resolve };
+      connection.send(bytes, request.method === 'HEAD', sentAt + request.timeoutMs);
     });
+  };
+  const sendOne = (index: number, iteration: number, intendedAt?: number): Promise<void> => {
+    const token = options.token();
+    if (typeof token === 'string') return send(index, iteration, intendedAt, token);
+    return token.then(
+      (fresh) => send(index, iteration, intendedAt, fresh),
+      () => record(named[index] as NamedResult, { error: 'token_unavailable' }, 0, 0),
+    );
   };
 
   const deadline = options.deadline ?? Number.POSITIVE_INFINITY;
@@ -239,7 +245,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       await runOpen(load, runIteration, halted, counters, perIteration);
     else await runClosed(load, runIteration, halted, counters, perIteration);
   } finally {
-    await pool.destroy();
+    pool.close();
   }
   const finish = (l: Latencies): Latencies => (l.maxUs === 0 ? { ...l, minUs: 0 } : l);
   const byName: Record<string, NamedResult> = {};
