@@ -11,8 +11,8 @@ import { checkFitsLambda, startDelayFor, usersPerWorkerFor } from '../lib/plan';
 import { renderHtml } from '../lib/report/html';
 import { renderJunit } from '../lib/report/junit';
 import { LOCAL_MAX_CONCURRENT_WORKERS } from './environment';
-import { formatCleanup, formatReport, progressLine, readableCause } from './format';
-import { type Progress, requestStop, runLocal, stopActiveRuns } from './local-run';
+import { formatCleanup, formatReport, progressPrinter, readableCause } from './format';
+import { requestStop, runLocal, stopActiveRuns } from './local-run';
 
 export const EXIT = { ok: 0, verdictFailed: 1, error: 2 } as const;
 
@@ -406,29 +406,6 @@ export function checkWritable(flag: string, file: string): void {
 
 /** The thresholds the run was judged by (parseRunInput already accepted the input). */
 const thresholdsOf = (input: Record<string, unknown>) => parseRunInput(input).thresholds;
-
-/** A live line on a TTY; plain lines every few seconds (and on each phase change) otherwise. */
-function progressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; end: () => void } {
-  let lastLine = '';
-  let lastPhase = '';
-  let lastPrinted = 0;
-  return {
-    update: (p) => {
-      const line = progressLine(p);
-      if (stream.isTTY) {
-        if (line !== lastLine) stream.write(`\r\x1b[2K${line}`);
-      } else if (p.phase !== lastPhase || Date.now() - lastPrinted >= 5000) {
-        if (line !== lastLine) stream.write(`${line}\n`);
-        lastPrinted = Date.now();
-      }
-      lastLine = line;
-      lastPhase = p.phase;
-    },
-    end: () => {
-      if (stream.isTTY && lastLine) stream.write('\r\x1b[2K');
-    },
-  };
-}
 
 export async function main(argv: readonly string[]): Promise<number> {
   let options: CliOptions;

@@ -28,6 +28,60 @@ export function progressLine(p: Progress): string {
   }
 }
 
+/** A TTY line is redrawn at most this often: provisioning reports every user. */
+const REDRAW_MS = 100;
+/** A log (no TTY) gets a line at most this often while nothing else calls for one. */
+const LOG_EVERY_MS = 5000;
+
+/** Tenths of the phase done: a log gets a line each tenth, whatever the run's size. */
+function tenths(p: Progress): number {
+  if (p.phase === 'provisioning' && p.users > 0) return Math.floor((10 * p.usersProvisioned) / p.users);
+  if (p.phase === 'load' && p.workers > 0) return Math.floor((10 * p.workersFinished) / p.workers);
+  return 0;
+}
+
+export interface ProgressStream {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+/**
+ * A live line on a TTY. In a log, a line on each phase change, on each tenth of the users provisioned
+ * or the workers finished, and every few seconds otherwise: a 10,000-user run's log stays short, and a
+ * 10-user one still shows provisioning advance.
+ */
+export function progressPrinter(
+  stream: ProgressStream,
+  now: () => number = Date.now,
+): { update: (p: Progress) => void; end: () => void } {
+  let shown = '';
+  let shownAt = 0;
+  let lastPhase = '';
+  let lastTenths = -1;
+  return {
+    update: (p) => {
+      const line = progressLine(p);
+      const changed = p.phase !== lastPhase || tenths(p) !== lastTenths;
+      lastPhase = p.phase;
+      lastTenths = tenths(p);
+      if (line === shown) return;
+      if (stream.isTTY) {
+        if (!changed && now() - shownAt < REDRAW_MS) return;
+        stream.write(`\r\x1b[2K${line}`);
+      } else {
+        if (!changed && now() - shownAt < LOG_EVERY_MS) return;
+        stream.write(`${line}\n`);
+      }
+      shown = line;
+      shownAt = now();
+    },
+    end: () => {
+      if (stream.isTTY && shown) stream.write('\r\x1b[2K');
+      if (stream.isTTY) shown = '';
+    },
+  };
+}
+
 const pad = (text: string, width: number) => text.padEnd(width);
 
 /** The report as a readable table for the terminal. */
