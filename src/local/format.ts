@@ -1,9 +1,8 @@
 import type { CleanupResult } from '../lib/cleanup';
 import { describeLoad } from '../lib/load/model';
+import { ms, count as n, rate, seconds } from '../lib/report/numbers';
 import type { Report } from '../lib/report/report';
 import type { Progress } from './local-run';
-
-const n = (value: number): string => value.toLocaleString('en-US');
 
 export function progressLine(p: Progress): string {
   switch (p.phase) {
@@ -84,19 +83,26 @@ export function progressPrinter(
 
 const pad = (text: string, width: number) => text.padEnd(width);
 
+/** Wide enough for 99,999.99 ms: a 60 s timeout's latencies stay in their columns. */
+const FIGURE_WIDTH = 9;
+const FIGURE_COLUMNS = ['min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max']
+  .map((c) => c.padStart(FIGURE_WIDTH))
+  .join(' ');
+type Figures = NonNullable<Report['latencyMs']>;
+const figures = (x: Figures) =>
+  [x.min, x.mean, x.p50, x.p90, x.p95, x.p99, x.max].map((v) => ms(v).padStart(FIGURE_WIDTH)).join(' ');
+
 /** The report as a readable table for the terminal. */
 export function formatReport(report: Report): string {
   const { requests: r, latencyMs: l, workers: w } = report;
-  const figures = (x: NonNullable<typeof l>) =>
-    [x.min, x.mean, x.p50, x.p90, x.p95, x.p99, x.max].map((v) => v.toFixed(2).padStart(8)).join(' ');
-  const latency = l ? `           ${figures(l)}` : '                n/a: no request got a response';
+  const latency = l ? `${pad('', 10)} ${figures(l)}` : '                n/a: no request got a response';
   const s = report.serviceTimeMs;
   const lines = [
     `run        ${report.runId}`,
     `target     ${report.target}`,
     `users      ${n(report.users)}: ${describeLoad(report.load)}`,
     ...(report.stopped ? [`STOPPED    ${report.stopped.stoppedAt}: ${report.stopped.reason}`] : []),
-    `duration   ${report.durationSeconds.toFixed(2)} s    throughput ${n(report.throughputRps)} responses/s (${n(report.attemptedRps)} attempted/s)`,
+    `duration   ${seconds(report.durationSeconds)} s    throughput ${rate(report.throughputRps)} responses/s (${rate(report.attemptedRps)} attempted/s)`,
     '',
     `requests   ${pad(n(r.total), 10)} ok ${pad(n(r.ok), 10)} failed ${n(r.failed)}${r.notSent > 0 ? `   NOT SENT ${n(r.notSent)}` : ''}${r.dropped > 0 ? `   DROPPED ${n(r.dropped)}` : ''}`,
     `responses  ${pad(n(r.responses), 10)} no response ${n(r.transportFailed)}`,
@@ -117,15 +123,13 @@ export function formatReport(report: Report): string {
         ]
       : []),
     '',
-    s
-      ? 'latency ms    min     mean      p50      p90      p95      p99      max   (from each intended start)'
-      : 'latency ms    min     mean      p50      p90      p95      p99      max',
+    `latency ms ${FIGURE_COLUMNS}${s ? '   (from each intended start)' : ''}`,
     latency,
     ...(s ? [`service    ${figures(s)}   (from the actual send)`] : []),
     ...(report.loginLatencyMs
       ? [`login      ${figures(report.loginLatencyMs)}   (Cognito, per user, before the start)`]
       : []),
-    ...byNameLines(report, figures),
+    ...byNameLines(report),
     '',
     report.thresholds.passed
       ? 'thresholds passed'
@@ -138,13 +142,14 @@ export function formatReport(report: Report): string {
 }
 
 /** One line per named request, when there is more than one: its counts and latency figures. */
-function byNameLines(report: Report, figures: (l: NonNullable<Report['latencyMs']>) => string): string[] {
+function byNameLines(report: Report): string[] {
   const entries = Object.entries(report.byName);
   if (entries.length < 2) return [];
-  const width = Math.max(...entries.map(([name]) => name.length));
+  const width = Math.max('by name'.length, ...entries.map(([name]) => name.length));
+  const counts = ['requests', 'ok', 'failed'].map((c) => c.padStart(10)).join(' ');
   return [
     '',
-    `${pad('by name', width)}   requests         ok     failed      min     mean      p50      p90      p95      p99      max`,
+    `${pad('by name', width)} ${counts} ${FIGURE_COLUMNS}`,
     ...entries.map(
       ([name, r]) =>
         `${pad(name, width)} ${n(r.requests.total).padStart(10)} ${n(r.requests.ok).padStart(10)} ${n(r.requests.failed).padStart(10)} ${r.latencyMs ? figures(r.latencyMs) : '    n/a: no response'}`,

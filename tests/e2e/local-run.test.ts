@@ -162,7 +162,7 @@ describe('tokens the API refuses', () => {
       expect(result.report?.statusCodes).toEqual({ '401': 10 });
       expect(api.stats.rejections.get('wrong audience')).toBe(10);
       expect(result.failure?.error).toBe('ThresholdsFailed');
-      expect(result.failure?.cause).toContain('error rate 1 > 0.5');
+      expect(result.failure?.cause).toContain('error rate 100.00 % > 50 %');
       expect(result.cleanup?.usersDeleted).toBe(2);
     } finally {
       await api?.stop();
