@@ -1,4 +1,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import type { Thresholds } from '../src/lib/input';
+import { encodeHistogram, newHistogram } from '../src/lib/load/histogram';
+import { countOutcome, newCounters } from '../src/lib/load/summary';
+import { mergeSummaries, type Report } from '../src/lib/report/report';
+
 /** An error shaped like the SDK's service exceptions: what the code matches on is the name. */
 export const awsError = (name: string): Error => Object.assign(new Error(name), { name });
 
@@ -48,4 +53,42 @@ export function processTree(root: number): number[] {
     for (const [pid, ppid] of parents) if (ppid === tree[i] && !tree.includes(pid)) tree.push(pid);
   }
   return tree;
+}
+
+/**
+ * The report of one user whose requests took `latenciesUs` within one second, all answered 200 but
+ * every `failEvery`-th (503), judged by `thresholds`.
+ */
+export function reportOf(
+  runId: string,
+  latenciesUs: readonly number[],
+  { failEvery = 0, thresholds = {} }: { failEvery?: number; thresholds?: Thresholds } = {},
+): Report {
+  const counters = newCounters();
+  const histogram = newHistogram();
+  for (const [i, latency] of latenciesUs.entries()) {
+    histogram.recordValue(latency);
+    countOutcome(counters, { status: failEvery > 0 && (i + 1) % failEvery === 0 ? 503 : 200 }, 1_000_000 + i);
+  }
+  const encoded = encodeHistogram(histogram);
+  const [minUs, maxUs] = [Math.min(...latenciesUs), Math.max(...latenciesUs)];
+  const load = { model: 'iterations' as const, iterations: latenciesUs.length, concurrency: 1 };
+  return mergeSummaries({ runId, target: 'http://127.0.0.1/', users: 1, load, thresholds }, [
+    {
+      version: 1,
+      runId,
+      userIndex: 0,
+      username: 'loadtestuser0',
+      counters,
+      histogram: encoded,
+      minLatencyUs: minUs,
+      maxLatencyUs: maxUs,
+      byName: { default: { counters, histogram: encoded, minUs, maxUs } },
+      startedAt: 1_000_000,
+      finishedAt: 1_001_000,
+      lateStartMs: 0,
+      tokenRefreshes: 0,
+      tokenRefreshFailures: 0,
+    },
+  ]);
 }

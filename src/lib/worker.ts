@@ -18,6 +18,7 @@ import {
 import { logRaw } from './log';
 import { liveMetrics } from './metrics/live';
 import { shardOf, usernameOf, type WorkerSettings } from './plan';
+import { count, givenPercent, percent } from './report/numbers';
 import { type RetryOptions, sleep, withRetry } from './retry';
 import { raiseStop, watchStop } from './stop';
 import { type UserFailure, workerFailedError } from './worker-failure';
@@ -243,12 +244,12 @@ async function runUser(
     if (stopped() || aborting) return true;
     if (abort && counters.total >= abort.minRequests && counters.failed / counters.total > abort.maxErrorRate) {
       aborting = true;
-      const rate = (counters.failed / counters.total).toFixed(4);
+      const rate = percent(counters.failed / counters.total);
       // Everyone stops at their next poll; a failed write leaves the others running, never this user.
       void raiseStop(
         deps.results,
         settings.runId,
-        `abortOnFail: ${username} error rate ${rate} > ${abort.maxErrorRate} after ${counters.total} requests`,
+        `abortOnFail: ${username} error rate ${rate} > ${givenPercent(abort.maxErrorRate)} after ${count(counters.total)} requests`,
       ).catch(() => undefined);
       return true;
     }

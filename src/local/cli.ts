@@ -10,11 +10,14 @@ import { setLogSink } from '../lib/log';
 import { checkFitsLambda, startDelayFor, usersPerWorkerFor } from '../lib/plan';
 import { renderHtml } from '../lib/report/html';
 import { renderJunit } from '../lib/report/junit';
+import { givenPercent } from '../lib/report/numbers';
+import { type Baseline, compareWithBaseline, readBaseline } from './baseline';
 import { LOCAL_MAX_CONCURRENT_WORKERS } from './environment';
-import { formatCleanup, formatReport, progressLine, readableCause } from './format';
-import { type Progress, requestStop, runLocal, stopActiveRuns } from './local-run';
+import { formatCleanup, formatReport, progressPrinter, readableCause } from './format';
+import { requestStop, runLocal, stopActiveRuns } from './local-run';
+import { EXIT, UsageError } from './usage';
 
-export const EXIT = { ok: 0, verdictFailed: 1, error: 2 } as const;
+export { EXIT, UsageError };
 
 /** Failed executions that are verdicts on a run that happened (exit 1), not tool errors (exit 2). */
 const VERDICTS: readonly string[] = [
@@ -54,18 +57,18 @@ Usage: npm run local -- [options]
   --json FILE          write report.json to FILE
   --html FILE          write report.html to FILE
   --junit FILE         write the verdict as JUnit XML to FILE (one test case per threshold)
+  --baseline FILE      an earlier run's report.json: print the comparison after the report, show the
+                       baseline in --html, and exit 1 on a regression past --max-regression
+  --max-regression X   with --baseline: allowed change, 10% or 0.1 (default 10%), as npm run report
   --keep               skip the cleanup workflow (deleteTestUsers)
   --verbose            show stack traces on errors
   -h, --help           this text
 
 Each flag may be given once, except --header. Ctrl-C during the load stops it (the stop switch): the
 run still aggregates, reports (stopped) and cleans up; a second Ctrl-C stops at once.
-Exit status: 0 passed, 1 the run failed its verdict (no response, stopped, failed workers, thresholds),
-2 bad input or tool error, 130/143/129 ended at once by a second SIGINT/SIGTERM/SIGHUP.`;
-
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+Exit status: 0 passed, 1 the run failed its verdict (no response, stopped, failed workers, thresholds)
+or regressed past --max-regression, 2 bad input or tool error, 130/143/129 ended at once by a second
+SIGINT/SIGTERM/SIGHUP.`;
 
 export interface CliOptions {
   /** The execution input the flags (and --input) describe, already judged by parseRunInput. */
@@ -76,6 +79,8 @@ export interface CliOptions {
   json: string | undefined;
   html: string | undefined;
   junit: string | undefined;
+  /** --baseline, already read and judged: a bad file fails before anything starts. */
+  baseline: Baseline | undefined;
   keep: boolean;
   verbose: boolean;
   help: boolean;
@@ -108,6 +113,8 @@ const OPTIONS = {
   json: { type: 'string' },
   html: { type: 'string' },
   junit: { type: 'string' },
+  baseline: { type: 'string' },
+  'max-regression': { type: 'string' },
   keep: { type: 'boolean' },
   verbose: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -383,6 +390,7 @@ export function parseCli(
     json: values.json,
     html: values.html,
     junit: values.junit,
+    baseline: values.help ? undefined : readBaseline(values.baseline, values['max-regression']),
     keep: values.keep === true,
     verbose: values.verbose === true,
     help: values.help === true,
@@ -407,29 +415,6 @@ export function checkWritable(flag: string, file: string): void {
 /** The thresholds the run was judged by (parseRunInput already accepted the input). */
 const thresholdsOf = (input: Record<string, unknown>) => parseRunInput(input).thresholds;
 
-/** A live line on a TTY; plain lines every few seconds (and on each phase change) otherwise. */
-function progressPrinter(stream: NodeJS.WriteStream): { update: (p: Progress) => void; end: () => void } {
-  let lastLine = '';
-  let lastPhase = '';
-  let lastPrinted = 0;
-  return {
-    update: (p) => {
-      const line = progressLine(p);
-      if (stream.isTTY) {
-        if (line !== lastLine) stream.write(`\r\x1b[2K${line}`);
-      } else if (p.phase !== lastPhase || Date.now() - lastPrinted >= 5000) {
-        if (line !== lastLine) stream.write(`${line}\n`);
-        lastPrinted = Date.now();
-      }
-      lastLine = line;
-      lastPhase = p.phase;
-    },
-    end: () => {
-      if (stream.isTTY && lastLine) stream.write('\r\x1b[2K');
-    },
-  };
-}
-
 export async function main(argv: readonly string[]): Promise<number> {
   let options: CliOptions;
   try {
@@ -451,6 +436,8 @@ export async function main(argv: readonly string[]): Promise<number> {
   const printer = progressPrinter(process.stderr);
   // The handlers' JSON log lines (CloudWatch's, in the cloud) would break the progress line: --verbose shows them.
   setLogSink(options.verbose ? (_level, line) => process.stderr.write(`\n${line}\n`) : () => {});
+  const { baseline } = options;
+  let regressions = 0;
   try {
     // The report is printed and written as soon as it exists: a run stopped during cleanup keeps it.
     const result = await runLocal({
@@ -462,8 +449,13 @@ export async function main(argv: readonly string[]): Promise<number> {
       onReport: (report) => {
         printer.end();
         process.stdout.write(`\n${formatReport(report)}\n`);
+        if (baseline) {
+          const comparison = compareWithBaseline(report, baseline);
+          regressions = comparison.regressions;
+          process.stdout.write(`\n${comparison.text}\n`);
+        }
         if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
-        if (options.html) writeFileSync(options.html, renderHtml(report));
+        if (options.html) writeFileSync(options.html, renderHtml(report, { baseline: baseline?.report }));
         if (options.junit) writeFileSync(options.junit, renderJunit(report, thresholdsOf(options.input)));
       },
     });
@@ -485,6 +477,12 @@ export async function main(argv: readonly string[]): Promise<number> {
         `apiloadtest: run failed: ${result.failure.error}: ${readableCause(result.failure.cause)}\n`,
       );
       return EXIT.error;
+    }
+    if (baseline && regressions > 0) {
+      process.stderr.write(
+        `apiloadtest: Regression: ${regressions} figure(s) worse than the baseline by more than ${givenPercent(baseline.maxRegression)}\n`,
+      );
+      return EXIT.verdictFailed;
     }
     return EXIT.ok;
   } catch (error) {

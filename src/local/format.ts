@@ -1,9 +1,8 @@
 import type { CleanupResult } from '../lib/cleanup';
 import { describeLoad } from '../lib/load/model';
+import { ms, count as n, rate, seconds } from '../lib/report/numbers';
 import type { Report } from '../lib/report/report';
 import type { Progress } from './local-run';
-
-const n = (value: number): string => value.toLocaleString('en-US');
 
 export function progressLine(p: Progress): string {
   switch (p.phase) {
@@ -28,21 +27,82 @@ export function progressLine(p: Progress): string {
   }
 }
 
+/** A TTY line is redrawn at most this often: provisioning reports every user. */
+const REDRAW_MS = 100;
+/** A log (no TTY) gets a line at most this often while nothing else calls for one. */
+const LOG_EVERY_MS = 5000;
+
+/** Tenths of the phase done: a log gets a line each tenth, whatever the run's size. */
+function tenths(p: Progress): number {
+  if (p.phase === 'provisioning' && p.users > 0) return Math.floor((10 * p.usersProvisioned) / p.users);
+  if (p.phase === 'load' && p.workers > 0) return Math.floor((10 * p.workersFinished) / p.workers);
+  return 0;
+}
+
+export interface ProgressStream {
+  readonly isTTY?: boolean;
+  write(text: string): unknown;
+}
+
+/**
+ * A live line on a TTY. In a log, a line on each phase change, on each tenth of the users provisioned
+ * or the workers finished, and every few seconds otherwise: a 10,000-user run's log stays short, and a
+ * 10-user one still shows provisioning advance.
+ */
+export function progressPrinter(
+  stream: ProgressStream,
+  now: () => number = Date.now,
+): { update: (p: Progress) => void; end: () => void } {
+  let shown = '';
+  let shownAt = 0;
+  let lastPhase = '';
+  let lastTenths = -1;
+  return {
+    update: (p) => {
+      const line = progressLine(p);
+      const changed = p.phase !== lastPhase || tenths(p) !== lastTenths;
+      lastPhase = p.phase;
+      lastTenths = tenths(p);
+      if (line === shown) return;
+      if (stream.isTTY) {
+        if (!changed && now() - shownAt < REDRAW_MS) return;
+        stream.write(`\r\x1b[2K${line}`);
+      } else {
+        if (!changed && now() - shownAt < LOG_EVERY_MS) return;
+        stream.write(`${line}\n`);
+      }
+      shown = line;
+      shownAt = now();
+    },
+    end: () => {
+      if (stream.isTTY && shown) stream.write('\r\x1b[2K');
+      if (stream.isTTY) shown = '';
+    },
+  };
+}
+
 const pad = (text: string, width: number) => text.padEnd(width);
+
+/** Wide enough for 99,999.99 ms: a 60 s timeout's latencies stay in their columns. */
+const FIGURE_WIDTH = 9;
+const FIGURE_COLUMNS = ['min', 'mean', 'p50', 'p90', 'p95', 'p99', 'max']
+  .map((c) => c.padStart(FIGURE_WIDTH))
+  .join(' ');
+type Figures = NonNullable<Report['latencyMs']>;
+const figures = (x: Figures) =>
+  [x.min, x.mean, x.p50, x.p90, x.p95, x.p99, x.max].map((v) => ms(v).padStart(FIGURE_WIDTH)).join(' ');
 
 /** The report as a readable table for the terminal. */
 export function formatReport(report: Report): string {
   const { requests: r, latencyMs: l, workers: w } = report;
-  const figures = (x: NonNullable<typeof l>) =>
-    [x.min, x.mean, x.p50, x.p90, x.p95, x.p99, x.max].map((v) => v.toFixed(2).padStart(8)).join(' ');
-  const latency = l ? `           ${figures(l)}` : '                n/a: no request got a response';
+  const latency = l ? `${pad('', 10)} ${figures(l)}` : '                n/a: no request got a response';
   const s = report.serviceTimeMs;
   const lines = [
     `run        ${report.runId}`,
     `target     ${report.target}`,
     `users      ${n(report.users)}: ${describeLoad(report.load)}`,
     ...(report.stopped ? [`STOPPED    ${report.stopped.stoppedAt}: ${report.stopped.reason}`] : []),
-    `duration   ${report.durationSeconds.toFixed(2)} s    throughput ${n(report.throughputRps)} responses/s (${n(report.attemptedRps)} attempted/s)`,
+    `duration   ${seconds(report.durationSeconds)} s    throughput ${rate(report.throughputRps)} responses/s (${rate(report.attemptedRps)} attempted/s)`,
     '',
     `requests   ${pad(n(r.total), 10)} ok ${pad(n(r.ok), 10)} failed ${n(r.failed)}${r.notSent > 0 ? `   NOT SENT ${n(r.notSent)}` : ''}${r.dropped > 0 ? `   DROPPED ${n(r.dropped)}` : ''}`,
     `responses  ${pad(n(r.responses), 10)} no response ${n(r.transportFailed)}`,
@@ -63,15 +123,13 @@ export function formatReport(report: Report): string {
         ]
       : []),
     '',
-    s
-      ? 'latency ms    min     mean      p50      p90      p95      p99      max   (from each intended start)'
-      : 'latency ms    min     mean      p50      p90      p95      p99      max',
+    `latency ms ${FIGURE_COLUMNS}${s ? '   (from each intended start)' : ''}`,
     latency,
     ...(s ? [`service    ${figures(s)}   (from the actual send)`] : []),
     ...(report.loginLatencyMs
       ? [`login      ${figures(report.loginLatencyMs)}   (Cognito, per user, before the start)`]
       : []),
-    ...byNameLines(report, figures),
+    ...byNameLines(report),
     '',
     report.thresholds.passed
       ? 'thresholds passed'
@@ -84,13 +142,14 @@ export function formatReport(report: Report): string {
 }
 
 /** One line per named request, when there is more than one: its counts and latency figures. */
-function byNameLines(report: Report, figures: (l: NonNullable<Report['latencyMs']>) => string): string[] {
+function byNameLines(report: Report): string[] {
   const entries = Object.entries(report.byName);
   if (entries.length < 2) return [];
-  const width = Math.max(...entries.map(([name]) => name.length));
+  const width = Math.max('by name'.length, ...entries.map(([name]) => name.length));
+  const counts = ['requests', 'ok', 'failed'].map((c) => c.padStart(10)).join(' ');
   return [
     '',
-    `${pad('by name', width)}   requests         ok     failed      min     mean      p50      p90      p95      p99      max`,
+    `${pad('by name', width)} ${counts} ${FIGURE_COLUMNS}`,
     ...entries.map(
       ([name, r]) =>
         `${pad(name, width)} ${n(r.requests.total).padStart(10)} ${n(r.requests.ok).padStart(10)} ${n(r.requests.failed).padStart(10)} ${r.latencyMs ? figures(r.latencyMs) : '    n/a: no response'}`,

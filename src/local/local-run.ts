@@ -1,4 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { CognitoIdentityProviderClient } from '@aws-sdk/client-cognito-identity-provider';
 import { getJson, putObject, reportKeys } from '../lib/aws/results';
 import type { CleanupResult } from '../lib/cleanup';
 import { createRuntime, type Runtime } from '../lib/deps';
@@ -79,6 +80,32 @@ function watchRequests(origin: string, onDone: (response: boolean) => void): () 
   };
   subscribe(OUTCOMES_CHANNEL, watch);
   return () => unsubscribe(OUTCOMES_CHANNEL, watch);
+}
+
+const PROVISION_WATCH = 'apiloadtestProvisionProgress';
+
+/**
+ * Reports each user Provision completes, by watching the local Cognito client: the provisioning code
+ * runs exactly as in AWS, with no hook of its own. A user is complete once its permanent password is
+ * set (Provision's last Cognito call for it), and was created by this run when AdminCreateUser
+ * succeeded for it. Users an earlier run left ready get no Cognito call: the shard's result counts them.
+ */
+function watchProvisioning(
+  client: CognitoIdentityProviderClient,
+  onUser: (username: string, created: boolean) => void,
+): () => void {
+  const created = new Set<string>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const result = await next(args);
+      const username = String((args.input as { Username?: unknown }).Username);
+      if (context.commandName === 'AdminCreateUserCommand') created.add(username);
+      if (context.commandName === 'AdminSetUserPasswordCommand') onUser(username, created.has(username));
+      return result;
+    },
+    { step: 'initialize', name: PROVISION_WATCH },
+  );
+  return () => client.middlewareStack.remove(PROVISION_WATCH);
 }
 
 /**
@@ -164,6 +191,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   };
   active.add(stopAll);
   let stopWatching = () => {};
+  let stopWatchingUsers = () => {};
   const recent: number[] = [];
   const ticker = setInterval(() => {
     const cutoff = Date.now() - 1000;
@@ -184,6 +212,20 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       progress.requestsDone++;
       if (response) recent.push(Date.now());
     });
+    // A set, not a count: a shard Step Functions retries sets some passwords again.
+    const provisioned = new Set<string>();
+    let skipped = 0;
+    const countUsers = () => {
+      progress.usersProvisioned = Math.min(provisioned.size + skipped, progress.users);
+    };
+    stopWatchingUsers = watchProvisioning(environment.clients.cognito, (username, created) => {
+      if (provisioned.has(username)) return;
+      provisioned.add(username);
+      if (created) progress.usersCreated++;
+      else progress.usersReused++;
+      countUsers();
+      emit();
+    });
     await options.onReady?.(environment);
     const runtime = createRuntime(environment.handlerEnv(target), environment.clients);
     const onInvoke = (event: InvocationEvent) => {
@@ -193,11 +235,12 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
       }
       if (event.functionKey === 'provisionUsers') {
         progress.phase = 'provisioning';
+        // The others were counted one by one as their passwords were set (watchProvisioning).
         if (event.phase === 'end') {
-          const out = event.output as { created: number; reused: number };
-          progress.usersProvisioned += out.created + out.reused;
-          progress.usersCreated += out.created;
-          progress.usersReused += out.reused;
+          const out = event.output as { skipped: number };
+          skipped += out.skipped;
+          progress.usersReused += out.skipped;
+          countUsers();
         }
       }
       // RecordWorkerFailure invokes the same function to note a failed worker: not a worker of its own.
@@ -252,6 +295,7 @@ export async function runLocal(options: LocalRunOptions): Promise<LocalRunResult
   } finally {
     clearInterval(ticker);
     stopWatching();
+    stopWatchingUsers();
     active.delete(stopAll);
     await stopAll();
   }

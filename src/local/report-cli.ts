@@ -1,9 +1,9 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { compareReports, formatComparison } from '../lib/report/compare';
+import { writeFileSync } from 'node:fs';
 import { renderHtml } from '../lib/report/html';
 import type { Report } from '../lib/report/report';
-import { EXIT, UsageError } from './cli';
+import { type Baseline, compareWithBaseline, readBaseline, readReport } from './baseline';
 import { formatReport } from './format';
+import { EXIT, UsageError } from './usage';
 
 const HELP = `apiloadtest report — re-render a report.json, and compare it with a baseline
 
@@ -22,17 +22,9 @@ Exit status: 0 no regression (or no baseline), 1 a regression beyond the limit, 
 export interface ReportOptions {
   readonly report: string;
   readonly html?: string;
-  readonly baseline?: string;
-  readonly maxRegression: number;
+  /** Read and judged while the flags are. */
+  readonly baseline?: Baseline;
   readonly help: boolean;
-}
-
-export function parseRatio(text: string): number {
-  const percent = text.trim().endsWith('%');
-  const value = Number(percent ? text.trim().slice(0, -1) : text);
-  if (text.trim() === '' || !Number.isFinite(value) || value < 0)
-    throw new UsageError(`--max-regression: must be a percentage like 10% or a ratio like 0.1, got "${text}"`);
-  return percent ? value / 100 : value;
 }
 
 export function parseReportCli(argv: readonly string[]): ReportOptions {
@@ -51,35 +43,19 @@ export function parseReportCli(argv: readonly string[]): ReportOptions {
     else if (report === undefined) report = arg;
     else throw new UsageError(`one report at a time, got "${report}" and "${arg}"`);
   }
-  if (!help && report === undefined) throw new UsageError('which report? npm run report -- report.json');
+  if (help) return { report: '', help };
+  if (report === undefined) throw new UsageError('which report? npm run report -- report.json');
   return {
-    report: report ?? '',
+    report,
     html: flags.get('--html'),
-    baseline: flags.get('--baseline'),
-    maxRegression: parseRatio(flags.get('--max-regression') ?? '10%'),
+    baseline: readBaseline(flags.get('--baseline'), flags.get('--max-regression')),
     help,
   };
-}
-
-/** Reads a report.json: a bare report, or an execution output / npm run local --json that holds one. */
-export function readReport(path: string): Report {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8'));
-  } catch (error) {
-    throw new UsageError(`${path}: not a readable JSON file (${(error as Error).message})`);
-  }
-  const candidate = (parsed as { report?: unknown })?.report ?? parsed;
-  const report = candidate as Partial<Report>;
-  if (!report || typeof report !== 'object' || !report.requests || !report.verdict || !report.byName)
-    throw new UsageError(`${path}: not an apiloadtest report (no requests, verdict or byName)`);
-  return { ...report, timeline: report.timeline ?? [] } as Report;
 }
 
 export function main(argv: readonly string[], out: (text: string) => void = console.log): number {
   let options: ReportOptions;
   let report: Report;
-  let baseline: Report | undefined;
   try {
     options = parseReportCli(argv);
     if (options.help) {
@@ -87,19 +63,17 @@ export function main(argv: readonly string[], out: (text: string) => void = cons
       return EXIT.ok;
     }
     report = readReport(options.report);
-    baseline = options.baseline === undefined ? undefined : readReport(options.baseline);
     out(formatReport(report));
-    if (options.html) writeFileSync(options.html, renderHtml(report, { baseline }));
+    if (options.html) writeFileSync(options.html, renderHtml(report, { baseline: options.baseline?.report }));
   } catch (error) {
     console.error(`error: ${(error as Error).message}`);
     return EXIT.error;
   }
-  if (!baseline) return EXIT.ok;
-  const rows = compareReports(report, baseline, options.maxRegression);
+  if (!options.baseline) return EXIT.ok;
+  const comparison = compareWithBaseline(report, options.baseline);
   out('');
-  out(`compared with ${baseline.runId} (${baseline.startedAt})`);
-  out(formatComparison(rows, options.maxRegression));
-  return rows.some((r) => r.regression) ? EXIT.verdictFailed : EXIT.ok;
+  out(comparison.text);
+  return comparison.regressions > 0 ? EXIT.verdictFailed : EXIT.ok;
 }
 
 if (require.main === module) process.exitCode = main(process.argv.slice(2));

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../../sls/definitions';
 import { parseCli } from '../../src/local/cli';
-import { parseJunit } from '../helpers';
+import { parseJunit, reportOf } from '../helpers';
 
 const cli = (args: string[]) =>
   // As package.json's `local` script runs it.
@@ -183,6 +183,54 @@ describe('npm run local as a process', () => {
     const suite = parseJunit(readFileSync(junit, 'utf8'));
     expect(suite.failures).toBe('1');
     const p95 = suite.testcase.find((c: any) => String(c.name).startsWith('p95 latency'));
-    expect(p95.failure.message).toMatch(/^p95 [\d.]+ ms > 0.001 ms \(limit 0.001, observed [\d.]+\)$/);
+    expect(p95.failure.message).toMatch(
+      /^p95 [\d,]+\.\d\d ms > 0\.001 ms \(limit 0\.001 ms, observed [\d,]+\.\d\d ms\)$/,
+    );
+  });
+
+  it('refuses a --baseline that is missing or not a report with exit 2, before starting anything', () => {
+    const out = join(dir, 'never.json');
+    writeFileSync(join(dir, 'not-a-report.json'), '{"hello":1}');
+    for (const [baseline, reason] of [
+      [join(dir, 'missing.json'), 'not a readable JSON file'],
+      [join(dir, 'not-a-report.json'), 'not an apiloadtest report'],
+    ]) {
+      const run = cli(['--baseline', baseline ?? '', '--json', out]);
+      expect(run.status).toBe(2);
+      expect(run.stderr).toMatch(/^apiloadtest: --baseline: /);
+      expect(run.stderr).toContain(reason);
+      expect(run.stderr).not.toContain('starting emulators');
+      expect(existsSync(out)).toBe(false);
+    }
+  });
+
+  it('compares with --baseline after the report, shows it in --html, and exits 1 on a regression', () => {
+    // A baseline whose every request took 10 µs or less: this run's latencies are far above 10 % more.
+    const baseline = join(dir, 'baseline.json');
+    writeFileSync(baseline, JSON.stringify(reportOf('the-baseline', [5, 10])));
+    const html = join(dir, 'compared.html');
+    const run = cli([
+      '--users',
+      '2',
+      '--calls',
+      '3',
+      '--baseline',
+      baseline,
+      '--max-regression',
+      '10%',
+      '--html',
+      html,
+    ]);
+    expect(run.status).toBe(1);
+    const report = run.stdout.indexOf('verdict    PASSED');
+    const comparison = run.stdout.indexOf('compared with the-baseline');
+    expect(report).toBeGreaterThan(-1);
+    expect(comparison).toBeGreaterThan(report);
+    expect(run.stdout).toMatch(/\(total\)\s+p95 ms\s+0\.01\s+[\d,.]+\s+\+[\d,.]+\s+\+[\d,.]+ %\s+REGRESSION/);
+    expect(run.stdout).toMatch(/regression\(s\) beyond 10 %/);
+    expect(run.stderr).toMatch(/apiloadtest: Regression: \d+ figure\(s\) worse than the baseline by more than 10 %/);
+    const page = readFileSync(html, 'utf8');
+    expect(page).toContain('<th>baseline</th>');
+    expect(page).toContain('Baseline: run the-baseline');
   });
 });

@@ -115,6 +115,27 @@ describe('npm run local, end to end (5 users × 10 calls)', () => {
   });
 });
 
+describe('provisioning progress (10 users)', () => {
+  it('advances user by user, not only per shard of 100, and ends at the shard results', async () => {
+    const seen: { provisioned: number; created: number; reused: number }[] = [];
+    const result = await runLocal({
+      users: 10,
+      calls: 1,
+      onProgress: (p) => {
+        if (p.phase === 'provisioning')
+          seen.push({ provisioned: p.usersProvisioned, created: p.usersCreated, reused: p.usersReused });
+      },
+    });
+    expect(result.failure).toBeUndefined();
+    const values = [...new Set(seen.map((s) => s.provisioned))];
+    // One shard of 10 users: a count per shard would go from 0 straight to 10.
+    expect(values.filter((v) => v > 0 && v < 10).length).toBeGreaterThanOrEqual(5);
+    expect(values).toEqual([...values].sort((a, b) => a - b));
+    expect(seen.at(-1)).toEqual({ provisioned: 10, created: 10, reused: 0 });
+    for (const s of seen) expect(s.created + s.reused).toBe(s.provisioned);
+  });
+});
+
 describe('tokens the API refuses', () => {
   it('counts every 401 as failed, and fails the run when thresholds say so', async () => {
     // A protected API that expects another audience: every Cognito token of the run is refused.
@@ -141,7 +162,7 @@ describe('tokens the API refuses', () => {
       expect(result.report?.statusCodes).toEqual({ '401': 10 });
       expect(api.stats.rejections.get('wrong audience')).toBe(10);
       expect(result.failure?.error).toBe('ThresholdsFailed');
-      expect(result.failure?.cause).toContain('error rate 1 > 0.5');
+      expect(result.failure?.cause).toContain('error rate 100.00 % > 50 %');
       expect(result.cleanup?.usersDeleted).toBe(2);
     } finally {
       await api?.stop();

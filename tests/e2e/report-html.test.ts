@@ -39,9 +39,9 @@ describe('report.html of a real local run (3 users × 20 calls)', () => {
 
   it('has the threshold table: each limit, the observed value and pass/fail', () => {
     const table = html.match(/<table class="checks">(.*?)<\/table>/s)?.[1] ?? '';
-    expect(table).toMatch(/p95 latency<\/th><td>≤ 60000 ms<\/td><td>[0-9.]+ ms<\/td><td class="result">PASS/);
+    expect(table).toMatch(/p95 latency<\/th><td>≤ 60,000 ms<\/td><td>[0-9,]+\.\d\d ms<\/td><td class="result">PASS/);
     expect(table).toMatch(
-      /throughput<\/th><td>≥ 1000000 responses\/s<\/td><td>[0-9.]+ responses\/s<\/td><td class="result">FAIL/,
+      /throughput<\/th><td>≥ 1,000,000 responses\/s<\/td><td>[0-9,.]+ responses\/s<\/td><td class="result">FAIL/,
     );
     expect(html).toContain('FAILED');
   });

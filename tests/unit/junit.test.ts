@@ -49,7 +49,7 @@ describe('renderJunit', () => {
     expect(suite.failures).toBe('0');
     const names = suite.testcase.map((c: any) => c.name);
     expect(names).toEqual(
-      expect.arrayContaining(['p95 latency (ms) ≤ 1000 (observed 10.003)', 'error rate ≤ 0.5 (observed 0.25)']),
+      expect.arrayContaining(['p95 latency ≤ 1,000 ms (observed 10.00 ms)', 'error rate ≤ 50 % (observed 25.00 %)']),
     );
   });
 
@@ -60,8 +60,8 @@ describe('renderJunit', () => {
     expect(suite.failures).toBe('2');
     const failed = suite.testcase.filter((c: any) => c.failure).map((c: any) => c.failure.message);
     expect(failed).toEqual([
-      'p99 10.002 ms > 5 ms (limit 5, observed 10.002)',
-      'error rate 0.6667 > 0.1 (limit 0.1, observed 0.6667)',
+      'p99 10.00 ms > 5 ms (limit 5 ms, observed 10.00 ms)',
+      'error rate 66.67 % > 10 % (limit 10 %, observed 66.67 %)',
     ]);
   });
 
@@ -96,7 +96,10 @@ describe('renderJunit', () => {
     const cases = suite.testcase.filter((c: any) => String(c.name).startsWith('request '));
     expect(cases.map((c: any) => [c.name, c.failure?.message])).toEqual([
       ['request list: 10 sent, 0 failed, p95 n/a ms', undefined],
-      ['request create: 4 sent, 2 failed, p95 n/a ms', 'create: error rate 0.5 > 0.2 (limit 0.2, observed 0.5)'],
+      [
+        'request create: 4 sent, 2 failed, p95 n/a ms',
+        'create: error rate 50.00 % > 20 % (limit 20 %, observed 50.00 %)',
+      ],
     ]);
   });
 });

@@ -183,10 +183,10 @@ describe('evaluateThresholds', () => {
     const result = evaluateThresholds({ p95Ms: 10, p99Ms: 20, maxErrorRate: 0.01, minThroughputRps: 100 }, base);
     expect(result.passed).toBe(false);
     expect(result.failures.map((f) => f.message)).toEqual([
-      'p95 12 ms > 10 ms',
-      'p99 30 ms > 20 ms',
-      'error rate 0.05 > 0.01',
-      'throughput 80 rps < 100 rps',
+      'p95 12.00 ms > 10 ms',
+      'p99 30.00 ms > 20 ms',
+      'error rate 5.00 % > 1 %',
+      'throughput 80 responses/s < 100 responses/s',
     ]);
   });
 });

@@ -103,7 +103,7 @@ describe('stop switch', () => {
     await runWorker({ firstUser: 0, lastUser: 0, settings: plan.worker, armedAt: new Date().toISOString() }, deps());
     const marker = s3.commandCalls(PutObjectCommand).find((c) => c.args[0].input.Key === 'runs/run-a/stop.json');
     expect(JSON.parse(String(marker?.args[0].input.Body)).reason).toMatch(
-      /abortOnFail: loadtestuser0 error rate 1\.0000 > 0\.1 after 20 requests/,
+      /abortOnFail: loadtestuser0 error rate 100\.00 % > 10 % after 20 requests/,
     );
     const summary = summaryWritten();
     expect(summary.counters.total).toBe(20);

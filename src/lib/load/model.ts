@@ -1,3 +1,5 @@
+import { asGiven, count } from '../report/numbers';
+
 /**
  * How each user generates load. One union shared by the input parser, the plan, the worker and the
  * engine: a new model is a new case here and one branch in the engine.
@@ -82,13 +84,13 @@ const stagesArea = (stages: readonly Stage[]): number => {
 export function describeLoad(load: LoadModel): string {
   switch (load.model) {
     case 'iterations':
-      return `${load.iterations} requests per user, ${load.concurrency} in flight`;
+      return `${count(load.iterations)} requests per user, ${count(load.concurrency)} in flight`;
     case 'duration':
-      return `${load.durationSeconds} s per user, ${load.concurrency} in flight`;
+      return `${count(load.durationSeconds)} s per user, ${count(load.concurrency)} in flight`;
     case 'rate':
-      return `${load.ratePerSecond} req/s per user for ${load.durationSeconds} s, at most ${load.maxInFlight} in flight`;
+      return `${asGiven(load.ratePerSecond)} req/s per user for ${count(load.durationSeconds)} s, at most ${count(load.maxInFlight)} in flight`;
     case 'stages':
-      return `stages ${load.stages.map((s) => `${s.durationSeconds}s→${s.target}/s`).join(', ')} per user, at most ${load.maxInFlight} in flight`;
+      return `stages ${load.stages.map((s) => `${count(s.durationSeconds)}s→${asGiven(s.target)}/s`).join(', ')} per user, at most ${count(load.maxInFlight)} in flight`;
   }
 }
 

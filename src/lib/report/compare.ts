@@ -1,4 +1,5 @@
 import { decodeHistogram } from '../load/histogram';
+import { change, givenPercent, ms, percent, points, rate, signed } from './numbers';
 import type { Report } from './report';
 
 /** One figure of one request (or the total), in both runs. */
@@ -36,9 +37,13 @@ function figuresOf(report: Report, name: string | undefined): Figures | undefine
   const part = name === undefined ? report : report.byName[name];
   if (!part) return undefined;
   const encoded = name === undefined ? report.histograms?.total : report.histograms?.byName[name];
+  const summary = part.latencyMs;
   const at = (p: 50 | 95 | 99): number | null => {
-    if (encoded) return Math.round(decodeHistogram(encoded).getValueAtPercentile(p)) / 1000;
-    return part.latencyMs?.[`p${p}`] ?? null;
+    if (!encoded || !summary) return summary?.[`p${p}`] ?? null;
+    // Clamped to the exact [min, max] as the report's own percentiles are (latencySummary): the same
+    // run's p95 reads the same in the report and in the comparison.
+    const value = Math.round(decodeHistogram(encoded).getValueAtPercentile(p)) / 1000;
+    return Math.min(summary.max, Math.max(summary.min, value));
   };
   const { total, failed, responses } = part.requests;
   return {
@@ -100,21 +105,32 @@ const round = (value: number, digits = 3): number => {
   return Math.round(value * factor) / factor;
 };
 
+type Format = (value: number) => string;
+/** Each metric's figure, and its difference: an error rate's is in percentage points, not a percent of it. */
+const FORMATS: Record<Comparison['metric'], readonly [Format, Format]> = {
+  'p50 ms': [ms, ms],
+  'p95 ms': [ms, ms],
+  'p99 ms': [ms, ms],
+  'error rate': [percent, points],
+  'throughput rps': [rate, rate],
+};
+
 /** The comparison as a fixed-width table for the terminal. */
 export function formatComparison(rows: readonly Comparison[], maxRegression: number): string {
-  const text = (v: number | null) => (v === null ? 'n/a' : String(v));
-  const change = (r: Comparison) =>
-    r.ratio === null ? 'n/a' : `${r.ratio >= 1 ? '+' : ''}${((r.ratio - 1) * 100).toFixed(1)} %`;
   const header = ['request', 'metric', 'baseline', 'this run', 'delta', 'change', ''];
-  const lines = rows.map((r) => [
-    r.request,
-    r.metric,
-    text(r.baseline),
-    text(r.current),
-    r.delta === null ? 'n/a' : `${r.delta > 0 ? '+' : ''}${r.delta}`,
-    change(r),
-    r.regression ? 'REGRESSION' : '',
-  ]);
+  const lines = rows.map((r) => {
+    const [figure, difference] = FORMATS[r.metric];
+    const text = (v: number | null) => (v === null ? 'n/a' : figure(v));
+    return [
+      r.request,
+      r.metric,
+      text(r.baseline),
+      text(r.current),
+      r.delta === null ? 'n/a' : signed(r.delta, difference),
+      r.ratio === null ? 'n/a' : change(r.ratio),
+      r.regression ? 'REGRESSION' : '',
+    ];
+  });
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => (l[i] ?? '').length)));
   const format = (cells: string[]) =>
     cells
@@ -127,7 +143,7 @@ export function formatComparison(rows: readonly Comparison[], maxRegression: num
     ...lines.map(format),
     '',
     regressions === 0
-      ? `no regression beyond ${(maxRegression * 100).toFixed(0)} %`
-      : `${regressions} regression(s) beyond ${(maxRegression * 100).toFixed(0)} %`,
+      ? `no regression beyond ${givenPercent(maxRegression)}`
+      : `${regressions} regression(s) beyond ${givenPercent(maxRegression)}`,
   ].join('\n');
 }

@@ -2,14 +2,14 @@ import type { Thresholds } from '../input';
 import { decodeHistogram, type LatencySummaryMs } from '../load/histogram';
 import { describeLoad } from '../load/model';
 import { observedValue } from './junit';
+import { change, count, ms, percent, rate as perSecond, seconds, thresholdValue } from './numbers';
 import type { Report } from './report';
 import { escapeHtml, lineChart, type Series } from './svg';
 
-const cell = (value: string | number | null | undefined): string =>
-  `<td>${escapeHtml(value === null || value === undefined ? 'n/a' : typeof value === 'number' ? value.toLocaleString('en-US') : value)}</td>`;
+/** Figures come formatted (numbers.ts): a bare number here would be formatted some other way. */
+const cell = (value: string | null | undefined): string => `<td>${escapeHtml(value ?? 'n/a')}</td>`;
 
-const row = (label: string, value: string | number | null): string =>
-  `<tr><th>${escapeHtml(label)}</th>${cell(value)}</tr>`;
+const row = (label: string, value: string | null): string => `<tr><th>${escapeHtml(label)}</th>${cell(value)}</tr>`;
 
 const head = (...labels: string[]): string => `<tr>${labels.map((l) => `<th>${escapeHtml(l)}</th>`).join('')}</tr>`;
 
@@ -21,10 +21,10 @@ interface Check {
 }
 
 const LABELS = {
-  p95Ms: ['p95 latency', '≤', 'ms'],
-  p99Ms: ['p99 latency', '≤', 'ms'],
-  maxErrorRate: ['error rate', '≤', ''],
-  minThroughputRps: ['throughput', '≥', 'responses/s'],
+  p95Ms: ['p95 latency', '≤'],
+  p99Ms: ['p99 latency', '≤'],
+  maxErrorRate: ['error rate', '≤'],
+  minThroughputRps: ['throughput', '≥'],
 } as const;
 
 /** Every check of the verdict: the ones every run must pass, then each configured threshold. */
@@ -35,7 +35,7 @@ function checks(report: Report): Check[] {
     {
       name: 'responses received',
       limit: '≥ 1',
-      observed: String(report.requests.responses),
+      observed: count(report.requests.responses),
       passed: report.requests.responses > 0,
     },
     {
@@ -47,25 +47,25 @@ function checks(report: Report): Check[] {
     {
       name: 'every planned request sent',
       limit: '0 not sent',
-      observed: `${report.requests.notSent} not sent`,
+      observed: `${count(report.requests.notSent)} not sent`,
       passed: !failed.has('allRequestsSent'),
     },
     {
       name: 'failed workers',
-      limit: `≤ ${limits.maxFailedWorkers ?? 0}`,
-      observed: String(report.workers.failed),
+      limit: `≤ ${count(limits.maxFailedWorkers ?? 0)}`,
+      observed: count(report.workers.failed),
       passed: report.workers.failed <= (limits.maxFailedWorkers ?? 0),
     },
   ];
   for (const key of ['p95Ms', 'p99Ms', 'maxErrorRate', 'minThroughputRps'] as const) {
     const limit = limits[key];
     if (limit === undefined) continue;
-    const [name, relation, unit] = LABELS[key];
+    const [name, relation] = LABELS[key];
     const observed = failed.get(key)?.actual ?? observedValue(report, key);
     out.push({
       name,
-      limit: `${relation} ${limit}${unit ? ` ${unit}` : ''}`,
-      observed: observed === null ? 'n/a' : `${observed}${unit ? ` ${unit}` : ''}`,
+      limit: `${relation} ${thresholdValue(key, limit, 'limit')}`,
+      observed: observed === null ? 'n/a' : thresholdValue(key, observed, 'observed'),
       passed: !failed.has(key),
     });
   }
@@ -85,11 +85,11 @@ const PERCENTILES = ['min', 'p50', 'p90', 'p95', 'p99', 'max', 'mean'] as const;
 function latencyTable(current: LatencySummaryMs | null, baseline: LatencySummaryMs | null | undefined): string {
   if (!current) return '<p>No request got a response: no latency.</p>';
   const withBaseline = baseline !== undefined;
-  const ratio = (a: number, b: number | undefined) =>
-    b === undefined || b === 0 ? 'n/a' : `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(1)} %`;
-  return `<table>${head('', ...PERCENTILES.map((p) => `${p} (ms)`))}<tr><th>this run</th>${PERCENTILES.map((p) => cell(current[p])).join('')}</tr>${
+  const ratio = (a: number, b: number | undefined) => (b === undefined || b === 0 ? 'n/a' : change(a / b));
+  const figure = (value: number | undefined) => (value === undefined ? null : ms(value));
+  return `<table>${head('', ...PERCENTILES.map((p) => `${p} (ms)`))}<tr><th>this run</th>${PERCENTILES.map((p) => cell(ms(current[p]))).join('')}</tr>${
     withBaseline
-      ? `<tr><th>baseline</th>${PERCENTILES.map((p) => cell(baseline?.[p])).join('')}</tr><tr><th>change</th>${PERCENTILES.map((p) => cell(ratio(current[p], baseline?.[p]))).join('')}</tr>`
+      ? `<tr><th>baseline</th>${PERCENTILES.map((p) => cell(figure(baseline?.[p]))).join('')}</tr><tr><th>change</th>${PERCENTILES.map((p) => cell(ratio(current[p], baseline?.[p]))).join('')}</tr>`
       : ''
   }</table>`;
 }
@@ -183,26 +183,26 @@ function timelineCharts(report: Report): string {
 
 const counts = (entries: Record<string, number>, label: string): string => {
   const list = Object.entries(entries).sort(([a], [b]) => a.localeCompare(b));
-  return `<table>${head(label, 'count')}${list.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th>${cell(v)}</tr>`).join('') || '<tr><td colspan="2">none</td></tr>'}</table>`;
+  return `<table>${head(label, 'count')}${list.map(([k, v]) => `<tr><th>${escapeHtml(k)}</th>${cell(count(v))}</tr>`).join('') || '<tr><td colspan="2">none</td></tr>'}</table>`;
 };
 
 function byNameTable(report: Report, baseline: Report | undefined): string {
   const names = Object.entries(report.byName);
   const rows = names
     .map(([name, x]) => {
-      const rate = x.requests.total > 0 ? `${((x.requests.failed / x.requests.total) * 100).toFixed(2)} %` : 'n/a';
+      const rate = x.requests.total > 0 ? percent(x.requests.failed / x.requests.total) : 'n/a';
       const before = baseline?.byName[name]?.latencyMs;
       const withBase = (v: number | undefined, b: number | undefined) =>
-        v === undefined ? null : baseline && b !== undefined ? `${v} (was ${b})` : v;
+        v === undefined ? null : baseline && b !== undefined ? `${ms(v)} (was ${ms(b)})` : ms(v);
       return `<tr><th>${escapeHtml(name)}</th>${[
-        x.requests.total,
-        x.requests.ok,
-        x.requests.failed,
+        count(x.requests.total),
+        count(x.requests.ok),
+        count(x.requests.failed),
         rate,
         withBase(x.latencyMs?.p50, before?.p50),
         withBase(x.latencyMs?.p95, before?.p95),
         withBase(x.latencyMs?.p99, before?.p99),
-        x.latencyMs?.max ?? null,
+        withBase(x.latencyMs?.max, undefined),
       ]
         .map(cell)
         .join('')}</tr>`;
@@ -218,21 +218,21 @@ function settings(report: Report): string {
     row('target', report.target),
     row('model', report.load.model),
     row('load per user', describeLoad(report.load)),
-    row('users', report.users),
-    row('requests attempted', report.requests.total),
+    row('users', count(report.users)),
+    row('requests attempted', count(report.requests.total)),
     row('started', report.startedAt),
     row('finished', report.finishedAt),
-    row('duration (s)', report.durationSeconds),
-    row('throughput (responses/s)', report.throughputRps),
-    row('attempted (requests/s)', report.attemptedRps),
-    row('users starting > 1 s late', w.lateStarts),
-    row('token refreshes', w.tokenRefreshes),
-    row('token refresh failures', w.tokenRefreshFailures),
-    row('workers planned', w.expected),
-    row('workers failed', w.failed),
-    row('users reported', w.usersReported),
-    row('users counted from errors', w.usersCountedFromErrors),
-    row('users unknown', w.usersUnknown),
+    row('duration (s)', seconds(report.durationSeconds)),
+    row('throughput (responses/s)', perSecond(report.throughputRps)),
+    row('attempted (requests/s)', perSecond(report.attemptedRps)),
+    row('users starting > 1 s late', count(w.lateStarts)),
+    row('token refreshes', count(w.tokenRefreshes)),
+    row('token refresh failures', count(w.tokenRefreshFailures)),
+    row('workers planned', count(w.expected)),
+    row('workers failed', count(w.failed)),
+    row('users reported', count(w.usersReported)),
+    row('users counted from errors', count(w.usersCountedFromErrors)),
+    row('users unknown', count(w.usersUnknown)),
     report.stopped ? row('STOPPED', `${report.stopped.stoppedAt}: ${report.stopped.reason}`) : '',
   ].join('')}</table>`;
 }
@@ -266,7 +266,7 @@ export function renderHtml(report: Report, options: { baseline?: Report } = {}):
 </head><body>
 <h1>apiloadtest report <span class="${verdict}">${verdict}</span></h1>
 <p class="cause">${escapeHtml(report.verdict.cause)}</p>
-<p>${escapeHtml(`${report.users.toLocaleString('en-US')} users, ${describeLoad(report.load)}, against ${report.target}; ${r.total.toLocaleString('en-US')} requests in ${report.durationSeconds} s, ${report.throughputRps} responses/s, p95 ${l?.p95 ?? 'n/a'} ms.`)}${baseline ? escapeHtml(` Baseline: run ${baseline.runId} of ${baseline.startedAt}.`) : ''}</p>
+<p>${escapeHtml(`${count(report.users)} users, ${describeLoad(report.load)}, against ${report.target}; ${count(r.total)} requests in ${seconds(report.durationSeconds)} s, ${perSecond(report.throughputRps)} responses/s, p95 ${l ? ms(l.p95) : 'n/a'} ms.`)}${baseline ? escapeHtml(` Baseline: run ${baseline.runId} of ${baseline.startedAt}.`) : ''}</p>
 <h2>Verdict</h2>${verdictTable(report)}
 <h2>Latency (ms)${report.serviceTimeMs ? ", from each request's intended start" : ''}</h2>${latencyTable(l, baseline ? baseline.latencyMs : undefined)}${service}
 <h3>Login (Cognito authentication per user, before the start; not in the API latency)</h3>${latencyTable(report.loginLatencyMs ?? null, baseline ? (baseline.loginLatencyMs ?? null) : undefined)}
@@ -274,7 +274,7 @@ export function renderHtml(report: Report, options: { baseline?: Report } = {}):
 <h2>Latency distribution</h2>${distributionChart(report, baseline)}
 <h2>By request name</h2>${byNameTable(report, baseline)}
 <h2>Requests and failures</h2>
-<div class="cols"><table>${row('attempted', r.total)}${row('responses', r.responses)}${row('ok (2xx, 3xx)', r.ok)}${row('failed', r.failed)}${row('failed with a status', r.httpFailed)}${row('failed with no response', r.transportFailed)}${row('not sent (time limit or stop)', r.notSent)}${row('dropped (no free slot in time)', r.dropped)}</table>
+<div class="cols"><table>${row('attempted', count(r.total))}${row('responses', count(r.responses))}${row('ok (2xx, 3xx)', count(r.ok))}${row('failed', count(r.failed))}${row('failed with a status', count(r.httpFailed))}${row('failed with no response', count(r.transportFailed))}${row('not sent (time limit or stop)', count(r.notSent))}${row('dropped (no free slot in time)', count(r.dropped))}</table>
 <div><h3>Status codes</h3>${counts(report.statusCodes, 'status')}</div><div><h3>Transport errors (no response)</h3>${counts(report.errors, 'error')}</div></div>
 <h2>Run settings</h2>${settings(report)}${failedWorkers ? `<h3>Failed workers</h3><ul>${failedWorkers}</ul>` : ''}
 </body></html>

@@ -1,4 +1,5 @@
 import type { Thresholds } from '../input';
+import { count, ms, type ThresholdKey, thresholdValue } from './numbers';
 import type { Report } from './report';
 
 /**
@@ -14,11 +15,11 @@ interface Case {
   readonly failure?: string;
 }
 
-const LABELS: Record<string, string> = {
-  p95Ms: 'p95 latency (ms)',
-  p99Ms: 'p99 latency (ms)',
+const LABELS: Record<ThresholdKey, string> = {
+  p95Ms: 'p95 latency',
+  p99Ms: 'p99 latency',
   maxErrorRate: 'error rate',
-  minThroughputRps: 'throughput (responses/s)',
+  minThroughputRps: 'throughput',
 };
 
 function cases(report: Report, thresholds: Thresholds): Case[] {
@@ -45,11 +46,13 @@ function cases(report: Report, thresholds: Thresholds): Case[] {
     const limit = thresholds[key];
     if (limit === undefined) continue;
     const failure = failed.get(key);
-    const observed = failure?.actual ?? observedValue(report, key);
+    const actual = failure?.actual ?? observedValue(report, key);
+    const observed = actual === null ? 'n/a' : thresholdValue(key, actual, 'observed');
     const relation = key === 'minThroughputRps' ? '≥' : '≤';
+    const bound = thresholdValue(key, limit, 'limit');
     out.push({
-      name: `${LABELS[key]} ${relation} ${limit} (observed ${observed ?? 'n/a'})`,
-      failure: failure ? `${failure.message} (limit ${limit}, observed ${failure.actual ?? 'n/a'})` : undefined,
+      name: `${LABELS[key]} ${relation} ${bound} (observed ${observed})`,
+      failure: failure ? `${failure.message} (limit ${bound}, observed ${observed})` : undefined,
     });
   }
   // One case per named request: it fails when it got no response, or when its own error rate is above
@@ -57,23 +60,24 @@ function cases(report: Report, thresholds: Thresholds): Case[] {
   for (const [name, named] of Object.entries(report.byName)) {
     const { total, responses, failed: failures } = named.requests;
     const rate = total > 0 ? Math.round((failures / total) * 10_000) / 10_000 : null;
-    const p95 = named.latencyMs?.p95 ?? null;
+    const p95 = named.latencyMs?.p95;
+    const key = 'maxErrorRate';
+    const limit = thresholds[key];
     let failure: string | undefined;
-    if (total > 0 && responses === 0) failure = `${name}: no response to ${total} requests`;
-    else if (rate !== null && thresholds.maxErrorRate !== undefined && rate > thresholds.maxErrorRate)
-      failure = `${name}: error rate ${rate} > ${thresholds.maxErrorRate} (limit ${thresholds.maxErrorRate}, observed ${rate})`;
+    if (total > 0 && responses === 0) failure = `${name}: no response to ${count(total)} requests`;
+    else if (rate !== null && limit !== undefined && rate > limit) {
+      const [observed, bound] = [thresholdValue(key, rate, 'observed'), thresholdValue(key, limit, 'limit')];
+      failure = `${name}: error rate ${observed} > ${bound} (limit ${bound}, observed ${observed})`;
+    }
     out.push({
-      name: `request ${name}: ${total} sent, ${failures} failed, p95 ${p95 ?? 'n/a'} ms`,
+      name: `request ${name}: ${count(total)} sent, ${count(failures)} failed, p95 ${p95 === undefined ? 'n/a' : ms(p95)} ms`,
       failure,
     });
   }
   return out;
 }
 
-export function observedValue(
-  report: Report,
-  key: 'p95Ms' | 'p99Ms' | 'maxErrorRate' | 'minThroughputRps',
-): number | null {
+export function observedValue(report: Report, key: ThresholdKey): number | null {
   switch (key) {
     case 'p95Ms':
       return report.latencyMs?.p95 ?? null;

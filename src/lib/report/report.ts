@@ -12,6 +12,7 @@ import { isOpen, type LoadModel } from '../load/model';
 import { addCounters, type Counters, type CountsOnly, newCounters, type WorkerSummary } from '../load/summary';
 import { type EncodedTimeline, mergeTimelines } from '../load/timeline';
 import type { StopMarker } from '../stop';
+import { count, thresholdValue } from './numbers';
 
 export interface ThresholdFailure {
   /** A configured threshold, or `allRequestsSent`, which every run must meet. */
@@ -470,7 +471,7 @@ export function evaluateThresholds(
       threshold: 'allRequestsSent',
       limit: 0,
       actual: report.requests.notSent,
-      message: `${report.requests.notSent} requests not sent: ${why}`,
+      message: `${count(report.requests.notSent)} requests not sent: ${why}`,
     });
   }
   const latency = (threshold: 'p95Ms' | 'p99Ms', limit: number | undefined, label: string) => {
@@ -479,7 +480,12 @@ export function evaluateThresholds(
     if (actual === null)
       failures.push({ threshold, limit, actual, message: `${label} cannot be judged: ${NO_RESPONSE}` });
     else if (actual > limit)
-      failures.push({ threshold, limit, actual, message: `${label} ${actual} ms > ${limit} ms` });
+      failures.push({
+        threshold,
+        limit,
+        actual,
+        message: `${label} ${thresholdValue(threshold, actual, 'observed')} > ${thresholdValue(threshold, limit, 'limit')}`,
+      });
   };
   latency('p95Ms', thresholds.p95Ms, 'p95');
   latency('p99Ms', thresholds.p99Ms, 'p99');
@@ -496,14 +502,19 @@ export function evaluateThresholds(
         message: 'error rate cannot be judged: no request was attempted',
       });
     else if (rate > limit)
-      failures.push({ threshold: 'maxErrorRate', limit, actual: rate, message: `error rate ${rate} > ${limit}` });
+      failures.push({
+        threshold: 'maxErrorRate',
+        limit,
+        actual: rate,
+        message: `error rate ${thresholdValue('maxErrorRate', rate, 'observed')} > ${thresholdValue('maxErrorRate', limit, 'limit')}`,
+      });
   }
   if (thresholds.minThroughputRps !== undefined && report.throughputRps < thresholds.minThroughputRps) {
     failures.push({
       threshold: 'minThroughputRps',
       limit: thresholds.minThroughputRps,
       actual: report.throughputRps,
-      message: `throughput ${report.throughputRps} rps < ${thresholds.minThroughputRps} rps`,
+      message: `throughput ${thresholdValue('minThroughputRps', report.throughputRps, 'observed')} < ${thresholdValue('minThroughputRps', thresholds.minThroughputRps, 'limit')}`,
     });
   }
   return { passed: failures.length === 0, failures };
@@ -512,7 +523,7 @@ export function evaluateThresholds(
 const describeErrors = (errors: Record<string, number>): string =>
   Object.entries(errors)
     .filter(([, n]) => n > 0)
-    .map(([name, n]) => `${name} ${n}`)
+    .map(([name, n]) => `${name} ${count(n)}`)
     .join(', ') || 'none recorded';
 
 /** The run's verdict: a run without a single response never passes, thresholds or not. */
@@ -525,7 +536,7 @@ export function verdictOf(
     const cause =
       requests.total === 0
         ? 'no request was sent'
-        : `no request got a response: ${requests.total} attempted, transport errors: ${describeErrors(report.errors)}`;
+        : `no request got a response: ${count(requests.total)} attempted, transport errors: ${describeErrors(report.errors)}`;
     return { passed: false, error: 'NoResponses', cause };
   }
   // A stopped run did not do what was planned: it cannot pass, whatever its numbers.
@@ -533,7 +544,7 @@ export function verdictOf(
     return {
       passed: false,
       error: 'Stopped',
-      cause: `stopped at ${report.stopped.stoppedAt}: ${report.stopped.reason}; ${requests.total} requests sent, ${requests.notSent} not sent`,
+      cause: `stopped at ${report.stopped.stoppedAt}: ${report.stopped.reason}; ${count(requests.total)} requests sent, ${count(requests.notSent)} not sent`,
     };
   }
   const allowed = thresholds.maxFailedWorkers ?? 0;
@@ -545,7 +556,7 @@ export function verdictOf(
     return {
       passed: false,
       error: 'WorkersFailed',
-      cause: `${workers.failed} worker(s) failed (allowed ${allowed}), requests of ${workers.usersUnknown} user(s) unknown${example}`,
+      cause: `${count(workers.failed)} worker(s) failed (allowed ${count(allowed)}), requests of ${count(workers.usersUnknown)} user(s) unknown${example}`,
     };
   }
   if (!report.thresholds.passed) {
@@ -555,7 +566,11 @@ export function verdictOf(
       cause: `thresholds failed: ${report.thresholds.failures.map((f) => f.message).join('; ')}`,
     };
   }
-  return { passed: true, error: null, cause: `passed: ${requests.total} requests, ${requests.failed} failed` };
+  return {
+    passed: true,
+    error: null,
+    cause: `passed: ${count(requests.total)} requests, ${count(requests.failed)} failed`,
+  };
 }
 
 /** What the execution outputs. */

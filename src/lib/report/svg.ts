@@ -1,5 +1,7 @@
 /** Inline SVG line charts for report.html: no script, no network, readable when printed. */
 
+import { asGiven } from './numbers';
+
 export const escapeHtml = (text: string): string =>
   text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c);
 
@@ -39,8 +41,8 @@ export function niceTicks(max: number, count = 5): number[] {
   return ticks;
 }
 
-const label = (value: number): string =>
-  Math.abs(value) >= 1000 ? value.toLocaleString('en-US') : String(Number(value.toPrecision(4)));
+// A tick is a round number (niceTicks): asGiven's six decimals at most drop float noise such as 0.30000000000000004.
+const label = (value: number): string => asGiven(value);
 
 export function lineChart(options: ChartOptions): string {
   const values = options.series.flatMap((s) => s.points.map(([, y]) => y).filter((y): y is number => y !== null));
