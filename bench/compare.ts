@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, release, type } from 'node:os';
+import { cpus, loadavg, release, type } from 'node:os';
 import { join } from 'node:path';
 import { buildEngineBundle, type GeneratorRun, runGenerator, type Tool, type Tools } from './generators';
 import { findExecutable, runsOk } from './processes';
@@ -13,6 +13,8 @@ export interface CompareOptions {
   readonly connections: readonly number[];
   /** Where to write the table (docs/benchmarks.md), or undefined to only print it. */
   readonly docsFile: string | undefined;
+  /** The Node target even where nginx is installed. */
+  readonly nodeTarget: boolean;
   /** The command as typed, for the docs. */
   readonly command: string;
 }
@@ -41,6 +43,8 @@ export interface Machine {
   readonly target: string;
   /** How target and generators were pinned, or why they were not. */
   readonly pinning: string;
+  /** The 1-minute load average when the comparison started: other work on the machine skews absolutes. */
+  readonly load: number;
 }
 
 const fmt = (n: number, digits = 0) =>
@@ -80,7 +84,7 @@ export function renderTables(runs: readonly RoundRun[], connections: readonly nu
   return [
     ...lines,
     '',
-    'Engine / autocannon, the median of the ratios of each round (req/s: ≥ 1.0 is the goal; CPU per request and p50: ≤ 1.0):',
+    'Engine / autocannon, the median of the ratios of each round (the goal: req/s ≥ 1.0, CPU per request ≤ 1.0, p50 ≤ 1.1):',
     '',
     '| connections | req/s | CPU µs / request | p50 | engine / wrk CPU µs / request |',
     '| --- | --- | --- | --- | --- |',
@@ -145,6 +149,7 @@ function describeMachine(target: string, pinning: string): Machine {
     os: `${type()} ${release()}`,
     target,
     pinning,
+    load: loadavg()[0] ?? 0,
   };
 }
 
@@ -163,11 +168,12 @@ export async function benchCompare(options: CompareOptions): Promise<void> {
       : tasksetPath === undefined
         ? 'not pinned: taskset is not installed'
         : `not pinned: ${cores < 2 ? 'one core only' : 'taskset -c 1 failed here'}`;
-  const nginx = findExecutable('nginx', process.env.PATH, SBIN);
+  const nginx = options.nodeTarget ? undefined : findExecutable('nginx', process.env.PATH, SBIN);
   const wrk = findExecutable('wrk', process.env.PATH);
   const timeout = findExecutable('timeout', process.env.PATH, ['/usr/bin', '/bin']);
   const toolList: Tool[] = wrk === undefined ? ['engine', 'autocannon'] : ['engine', 'autocannon', 'wrk'];
 
+  const started = performance.now();
   const bundle = await buildEngineBundle();
   // Generous: the whole comparison's worst case (each run is also limited on its own).
   const limitSeconds = 60 + options.rounds * options.connections.length * toolList.length * 130;
@@ -177,7 +183,7 @@ export async function benchCompare(options: CompareOptions): Promise<void> {
     const targetName =
       target.kind === 'nginx'
         ? `${nginxVersion(nginx)} (one worker, \`return 200\`)`
-        : `a Node ${process.version} http server in its own process (nginx is not installed)`;
+        : `a Node ${process.version} http server in its own process (${options.nodeTarget ? '--target node' : 'nginx is not installed'})`;
     const tools: Tools = {
       bash,
       node: process.execPath,
@@ -195,6 +201,7 @@ export async function benchCompare(options: CompareOptions): Promise<void> {
     );
 
     const runs: RoundRun[] = [];
+    const lines: string[] = [];
     // wrk takes a duration: aim at the same number of requests from its last measured rate.
     const wrkRate = new Map<number, number>();
     for (let round = 0; round < options.rounds; round++) {
@@ -212,15 +219,15 @@ export async function benchCompare(options: CompareOptions): Promise<void> {
           });
           if (tool === 'wrk') wrkRate.set(connections, run.rps);
           runs.push({ ...run, round });
-          console.log(
-            `           round ${round + 1} c=${String(connections).padEnd(3)} ${tool.padEnd(10)} ${fmt(run.rps).padStart(7)} req/s  p50 ${fmtMs(run.p50Ms)} ms  p99 ${fmtMs(run.p99Ms)} ms  ${cpuMicrosPerRequest(run).toFixed(1).padStart(5)} µs CPU/request  (${fmt(run.requests)} requests, ${run.errors} errors)`,
-          );
+          const line = `round ${round + 1} c=${String(connections).padEnd(3)} ${tool.padEnd(10)} ${fmt(run.rps).padStart(7)} req/s  p50 ${fmtMs(run.p50Ms)} ms  p99 ${fmtMs(run.p99Ms)} ms  ${cpuMicrosPerRequest(run).toFixed(1).padStart(5)} µs CPU/request  (${fmt(run.requests)} requests, ${run.cpuSeconds.toFixed(2)} s CPU, ${run.errors} errors)`;
+          lines.push(line);
+          console.log(`           ${line}`);
         }
     }
     const tables = renderTables(runs, options.connections);
     console.log(`\n${tables}\n`);
     if (options.docsFile !== undefined) {
-      writeDocs(options.docsFile, tables, machine, options);
+      writeDocs(options.docsFile, { tables, lines, machine, seconds: (performance.now() - started) / 1000 }, options);
       console.log(`           written to ${options.docsFile}`);
     }
   } finally {
@@ -237,16 +244,29 @@ function nginxVersion(nginx: string | undefined): string {
   return match ? `nginx ${match[1]}` : 'nginx';
 }
 
-function writeDocs(file: string, tables: string, machine: Machine, options: CompareOptions): void {
+function writeDocs(
+  file: string,
+  out: { tables: string; lines: readonly string[]; machine: Machine; seconds: number },
+  options: CompareOptions,
+): void {
+  const { machine } = out;
   const existing = existsSync(file) ? readFileSync(file, 'utf8') : DOCS_SKELETON;
   const generated = `## Side by side (generated by \`npm run bench\`; do not edit between the markers)
 
-Command: \`${options.command}\` — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}
+Command: \`${options.command}\` — ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')}, ${out.seconds.toFixed(0)} s for this section.
 
-Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.os}, node ${machine.node}. Target: ${machine.target}; ${machine.pinning}.
+Machine: ${machine.cpuModel}, ${machine.cores} cores, ${machine.os}, node ${machine.node}, load average ${machine.load.toFixed(2)} at the start. Target: ${machine.target}; ${machine.pinning}.
 Each run: ${fmt(options.requests)} requests for our engine and autocannon (wrk: a whole number of seconds aiming at as many), ${options.rounds} rounds at ${options.connections.join(' and ')} connections, the tools in turn (the order rotates each round). CPU = user + sys of the whole generator process / its requests.
 
-${tables}`;
+${out.tables}
+
+<details><summary>Every run, in order</summary>
+
+\`\`\`
+${out.lines.join('\n')}
+\`\`\`
+
+</details>`;
   writeFileSync(file, replaceGenerated(existing, generated));
 }
 
