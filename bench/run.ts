@@ -5,6 +5,7 @@
  *   npm run bench -- --full            the long versions of the sections below (about 5 minutes more)
  *   npm run bench -- --only compare    some sections only: compare,engine,aggregate,worker,provision
  *   npm run bench -- --requests 20000 --rounds 1   a quick comparison (also BENCH_REQUESTS, BENCH_ROUNDS)
+ *   npm run bench -- --connections 10,100,200      the connection counts compared (default 10,100)
  *   npm run bench -- --no-write        print the comparison without rewriting docs/benchmarks.md
  *   npm run bench -- --target node     the Node target even where nginx is installed (the fallback)
  *   npm run -s bench -- --engine-only --url URL --connections N (--duration S | --amount N) --json
