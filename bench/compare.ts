@@ -79,6 +79,15 @@ export function renderTables(runs: readonly RoundRun[], connections: readonly nu
         )} | ${mine.reduce((n, r) => n + r.errors, 0)} | ${mine.length} |`,
       );
     }
+  // wrk is the ceiling only while the target outpaces it; near the others, the target is what is measured.
+  for (const c of connections) {
+    const medianRps = (tool: Tool) =>
+      median(runs.filter((r) => r.tool === tool && r.connections === c).map((r) => r.rps));
+    const wrk = medianRps('wrk');
+    const others = Math.max(medianRps('engine'), medianRps('autocannon'));
+    if (wrk > 0 && wrk < 1.5 * others)
+      lines.push('', `At ${c} connections wrk is within 1.5× of the others: the target may be the bottleneck there.`);
+  }
   const ratios = ratioRows(runs, connections);
   if (ratios.length === 0) return lines.join('\n');
   return [

@@ -131,6 +131,14 @@ Transfer/sec:      5.97MB
     );
     // req/s ratios 0.5, 1.5, 1.5; CPU 2, 1, 2; p50 2, 1, 0.5; engine/wrk CPU (round 0 only) 4.
     expect(tables).toContain('| 10 | 1.50× | 2.00× | 1.00× | 4.00× |');
+    expect(tables).not.toContain('bottleneck');
+    const slowTarget = renderTables(
+      [run('engine', 0, 900, 0.04, 0.2), run('autocannon', 0, 800, 0.02, 0.1), run('wrk', 0, 1000, 0.01, 0.05)],
+      [10],
+    );
+    expect(slowTarget).toContain(
+      'At 10 connections wrk is within 1.5× of the others: the target may be the bottleneck',
+    );
     expect(tables).toContain('| 10 | **our engine** | 150 (100–300) | 0.200 | 0.400 | 40.0 (30.0–50.0) | 0 | 3 |');
   });
 
