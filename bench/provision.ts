@@ -111,9 +111,8 @@ export async function provisionUnderThrottling(options: {
   }
 }
 
-/** 4. provisioning under throttling: 1,000 users (BENCH_PROVISION_USERS) at 100 writes/s, 10% throttled. */
-export async function benchProvision(): Promise<void> {
-  const users = Number(process.env.BENCH_PROVISION_USERS ?? 1_000);
+/** Provisioning under throttling: `users` users at 100 writes/s, 10% of the writes throttled. */
+export async function benchProvision(users: number): Promise<void> {
   const out = await provisionUnderThrottling({ users, cognitoWriteRps: 100, throttleShare: 0.1 });
   const created = out.results.reduce((sum, r) => sum + r.created, 0);
   const ratio = out.achievedRps / out.configuredRps;

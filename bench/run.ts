@@ -1,21 +1,38 @@
 /**
  * Benchmarks (never timed tests: this machine is shared and noisy). Prints medians of several runs.
  *
- *   npm run bench
+ *   npm run bench                      every section, short enough for < 5 minutes on a 2-core machine
+ *   npm run bench -- --full            the long versions of the sections below (about 5 minutes more)
+ *   npm run bench -- --only compare    some sections only: compare,engine,aggregate,worker,provision
+ *   npm run bench -- --requests 20000 --rounds 1   a quick comparison (also BENCH_REQUESTS, BENCH_ROUNDS)
+ *   npm run bench -- --connections 10,100,200      the connection counts compared (default 10,100)
+ *   npm run bench -- --no-write        print the comparison without rewriting docs/benchmarks.md
+ *   npm run bench -- --target node     the Node target even where nginx is installed (the fallback)
+ *   npm run -s bench -- --engine-only --url URL --connections N (--duration S | --amount N) --json
+ *                                      the engine alone against any URL: one JSON line (engine-only.ts)
  *
- * 1. engine: CPU µs per request of runLoad against a loopback HTTP server in a child process
- *    (the server's CPU is not counted), vs undici's bare Pool.request in the same loop shape.
- * 2. aggregate: time and memory to merge 10,000 worker summaries (the 10,000-user run's Aggregate).
- * 3. worker memory: peak RSS of one worker's process running 13 users × 100,000 calls (the plan's split
- *    for 10,000 users) against the same server; it must stay under 256 MiB whatever the number of calls.
- *    BENCH_WORKER_CALLS=20000 npm run bench shortens it.
- * 4. provisioning: 1,000 users through the real Provision handler against cognito-local behind a proxy
- *    that throttles 10% of Cognito writes; prints the achieved write rate against the configured one
- *    (want ≥ 90%) and the failures (want 0). BENCH_PROVISION_USERS=200 npm run bench shortens it.
+ * 1. compare: our engine (runLoad, from an esbuild bundle run by plain node), autocannon and wrk (when
+ *    on PATH) side by side against nginx (or a Node server when nginx is absent), target and generator
+ *    pinned to different cores with taskset; 150,000 requests a run, 3 rounds, 10 and 100 connections.
+ *    CPU µs per request of each whole generator process, and the ratios engine / autocannon. Writes the
+ *    table, the command and the machine to docs/benchmarks.md (between its bench markers).
+ * 2. engine: CPU µs per request of runLoad in this process against a loopback HTTP server in a child
+ *    process, vs undici's bare Pool.request in the same loop shape.
+ * 3. aggregate: time and memory to merge the worker summaries of a 900 s run. Default 2,000 workers
+ *    (50 distinct), 1 round: about 20 s. --full is the 10,000-user run's Aggregate (500 distinct, 3
+ *    rounds: about 4 minutes here); BENCH_AGGREGATE_USERS sets the workers alone.
+ * 4. worker memory: peak RSS of one worker's process running 13 users (the plan's split for 10,000
+ *    users) against the same server; it must stay under 256 MiB whatever the number of calls. Default
+ *    10,000 calls a user; --full (or BENCH_WORKER_CALLS=100000) 100,000.
+ * 5. provisioning: users through the real Provision handler against cognito-local behind a proxy that
+ *    throttles 10% of Cognito writes; prints the achieved write rate against the configured one (want
+ *    ≥ 90%) and the failures (want 0). 1,000 users (about 25 s; BENCH_PROVISION_USERS=200 shortens it,
+ *    but the rate then reads low: the first seconds of a run are a larger share of it).
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
 import pLimit from 'p-limit';
 import { Pool } from 'undici';
 import { runLoad } from '../src/lib/load/engine';
@@ -24,6 +41,8 @@ import { compileSingle } from '../src/lib/load/scenario';
 import { newCounters, tally, type WorkerSummary } from '../src/lib/load/summary';
 import { TimelineRecorder } from '../src/lib/load/timeline';
 import { mergeSummaries } from '../src/lib/report/report';
+import { benchCompare, DOCS_FILE } from './compare';
+import { BenchUsageError, engineOnlyMain } from './engine-only';
 import { benchProvision } from './provision';
 
 const median = (values: number[]) => {
@@ -54,8 +73,7 @@ async function startServer(): Promise<{ port: number; stop: () => void }> {
   };
 }
 
-async function benchWorkerMemory(): Promise<void> {
-  const calls = Number(process.env.BENCH_WORKER_CALLS ?? 100_000);
+async function benchWorkerMemory(calls: number): Promise<void> {
   const server = await startServer();
   try {
     const run = spawnSync(
@@ -126,18 +144,18 @@ async function benchEngine(): Promise<void> {
     server.stop();
   }
   console.log(
-    `engine     ${calls} requests × 5 rounds, concurrency ${concurrency}: median ${median(ours).toFixed(1)} µs CPU/request (bare undici Pool.request + p-limit: ${median(bare).toFixed(1)} µs; ratio ${(median(ours) / median(bare)).toFixed(2)})`,
+    `engine     ${calls} requests × 3 rounds, concurrency ${concurrency}: median ${median(ours).toFixed(1)} µs CPU/request (bare undici Pool.request + p-limit: ${median(bare).toFixed(1)} µs; ratio ${(median(ours) / median(bare)).toFixed(2)})`,
   );
 }
 
 /**
- * A 15-minute run of 10,000 users, 1 request per second each: every user fills its whole timeline
- * (57 intervals of 16 s). 500 distinct users are recorded and each stands for 20 (recording 9 million
- * requests would take the bench half an hour); the merge decodes and adds every one of the 10,000.
+ * A 15-minute run of `workers` users (10,000 with --full), 1 request per second each: every user fills
+ * its whole timeline (57 intervals of 16 s). `distinctUsers` users are recorded (500 with --full, 50
+ * by default: recording one takes about 0.15 s here) and the others repeat them; the merge decodes and
+ * adds every one of the `workers` summaries.
  */
-function benchAggregate(): void {
-  const workers = 10_000;
-  const distinct = 500;
+function benchAggregate(workers: number, distinctUsers: number, rounds: number): void {
+  const distinct = Math.min(distinctUsers, workers);
   const seconds = 900;
   const perWorker = seconds;
   const barrier = 1_700_000_000_000;
@@ -183,7 +201,7 @@ function benchAggregate(): void {
   const times: number[] = [];
   let interval = 0;
   let intervals = 0;
-  for (let round = 0; round < 3; round++) {
+  for (let round = 0; round < rounds; round++) {
     const started = performance.now();
     const report = mergeSummaries(
       {
@@ -204,21 +222,142 @@ function benchAggregate(): void {
   }
   const rss = process.memoryUsage().rss / 2 ** 20;
   console.log(
-    `aggregate  ${workers} worker summaries of ${seconds} s (${(bytes / 2 ** 20).toFixed(1)} MiB of JSON, timeline ${intervals} × ${interval} s): median merge ${median(times).toFixed(0)} ms over 3 rounds, process RSS ${rss.toFixed(0)} MiB`,
+    `aggregate  ${workers} worker summaries of ${seconds} s (${(bytes / 2 ** 20).toFixed(1)} MiB of JSON, timeline ${intervals} × ${interval} s): median merge ${median(times).toFixed(0)} ms over ${rounds} round${rounds === 1 ? '' : 's'}, process RSS ${rss.toFixed(0)} MiB`,
   );
 }
 
-async function main(): Promise<void> {
-  // BENCH_ONLY=aggregate: the Aggregate's figures alone; BENCH_ONLY=engine: the engine and worker memory.
-  const only = process.env.BENCH_ONLY;
-  if (only === undefined || only === 'aggregate') benchAggregate();
-  if (only === 'aggregate') return;
-  await benchEngine();
-  await benchWorkerMemory();
-  if (only === undefined) await benchProvision();
+const SECTIONS = ['compare', 'engine', 'aggregate', 'worker', 'provision'] as const;
+type Section = (typeof SECTIONS)[number];
+
+interface BenchOptions {
+  readonly sections: ReadonlySet<Section>;
+  readonly requests: number;
+  readonly rounds: number;
+  readonly connections: readonly number[];
+  readonly write: boolean;
+  readonly nodeTarget: boolean;
+  readonly aggregateUsers: number;
+  readonly aggregateRounds: number;
+  readonly aggregateDistinct: number;
+  readonly workerCalls: number;
+  readonly provisionUsers: number;
 }
 
-main().catch((error) => {
-  console.error(error);
-  process.exit(1);
-});
+/** A positive integer from a flag or, failing that, an environment variable; `fallback` when neither is set. */
+function count(name: string, flag: string | undefined, envName: string, fallback: number): number {
+  const env = process.env[envName];
+  const raw = flag ?? (env === '' ? undefined : env);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 1)
+    throw new BenchUsageError(
+      `${flag === undefined ? envName : `--${name}`}: must be a positive integer, got '${raw}'`,
+    );
+  return Number(raw);
+}
+
+function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let values: ReturnType<typeof parseFlags>['values'];
+  try {
+    values = parseFlags(argv).values;
+  } catch (error) {
+    throw new BenchUsageError((error as Error).message);
+  }
+  const only = values.only ?? (process.env.BENCH_ONLY || undefined);
+  const sections = new Set<Section>();
+  for (const name of (only ?? SECTIONS.join(',')).split(',')) {
+    if (!(SECTIONS as readonly string[]).includes(name))
+      throw new BenchUsageError(`--only: unknown section '${name}' (sections: ${SECTIONS.join(', ')})`);
+    sections.add(name as Section);
+  }
+  const connections = (values.connections ?? '10,100').split(',').map((c) => count('connections', c, '', 0));
+  const full = values.full === true;
+  if (values.target !== undefined && values.target !== 'node' && values.target !== 'nginx')
+    throw new BenchUsageError(`--target: must be nginx or node, got '${values.target}'`);
+  return {
+    sections,
+    requests: count('requests', values.requests, 'BENCH_REQUESTS', 150_000),
+    rounds: count('rounds', values.rounds, 'BENCH_ROUNDS', 3),
+    connections,
+    write: values['no-write'] !== true,
+    nodeTarget: values.target === 'node',
+    aggregateUsers: count('aggregate-users', undefined, 'BENCH_AGGREGATE_USERS', full ? 10_000 : 2_000),
+    aggregateRounds: full ? 3 : 1,
+    aggregateDistinct: full ? 500 : 50,
+    workerCalls: count('worker-calls', undefined, 'BENCH_WORKER_CALLS', full ? 100_000 : 10_000),
+    provisionUsers: count('provision-users', undefined, 'BENCH_PROVISION_USERS', 1_000),
+  };
+}
+
+const parseFlags = (argv: readonly string[]) =>
+  parseArgs({
+    args: [...argv],
+    strict: true,
+    allowPositionals: false,
+    options: {
+      only: { type: 'string' },
+      requests: { type: 'string' },
+      rounds: { type: 'string' },
+      connections: { type: 'string' },
+      full: { type: 'boolean' },
+      'no-write': { type: 'boolean' },
+      target: { type: 'string' },
+    },
+  });
+
+/** The command as typed (with the BENCH_ variables set), for docs/benchmarks.md. */
+function commandLine(argv: readonly string[]): string {
+  const env = Object.entries(process.env)
+    .filter(([name, value]) => name.startsWith('BENCH_') && value !== undefined && value !== '')
+    .map(([name, value]) => `${name}=${value}`);
+  return [...env, 'npm run bench', ...(argv.length > 0 ? ['--', ...argv] : [])].join(' ');
+}
+
+async function timed(name: string, work: () => Promise<void> | void): Promise<void> {
+  const started = performance.now();
+  await work();
+  console.log(`           (${name}: ${((performance.now() - started) / 1000).toFixed(0)} s)`);
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  if (argv.includes('--engine-only')) return engineOnlyMain(argv);
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(argv);
+  } catch (error) {
+    if (!(error instanceof BenchUsageError)) throw error;
+    console.error(`bench: ${error.message}`);
+    return 2;
+  }
+  const started = performance.now();
+  const { sections } = options;
+  if (sections.has('compare'))
+    await timed('compare', () =>
+      benchCompare({
+        requests: options.requests,
+        rounds: options.rounds,
+        connections: options.connections,
+        docsFile: options.write ? DOCS_FILE : undefined,
+        nodeTarget: options.nodeTarget,
+        command: commandLine(argv),
+      }),
+    );
+  if (sections.has('engine')) await timed('engine', benchEngine);
+  if (sections.has('aggregate'))
+    await timed('aggregate', () =>
+      benchAggregate(options.aggregateUsers, options.aggregateDistinct, options.aggregateRounds),
+    );
+  if (sections.has('worker')) await timed('worker memory', () => benchWorkerMemory(options.workerCalls));
+  if (sections.has('provision')) await timed('provisioning', () => benchProvision(options.provisionUsers));
+  console.log(`\nbench done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  },
+);
