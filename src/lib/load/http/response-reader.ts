@@ -27,6 +27,7 @@ type State = (typeof State)[keyof typeof State];
 
 const CRLFCRLF = Buffer.from('\r\n\r\n');
 const LF = 0x0a;
+const COLON = 0x3a;
 /** Longer heads or chunk-size lines than this are not a server we can measure: the response is invalid. */
 const MAX_HEAD_BYTES = 64 * 1024;
 const MAX_LINE_BYTES = 4 * 1024;
@@ -73,7 +74,7 @@ export class ResponseReader {
             this.partial = Buffer.from(buf.subarray(i));
             return MORE;
           }
-          if (!this.parseHead(buf.toString('latin1', i, end))) return INVALID;
+          if (!this.parseHead(buf, i, end)) return INVALID;
           i = end + 4;
           break;
         }
@@ -146,27 +147,35 @@ export class ResponseReader {
     return INVALID;
   }
 
-  /** Parses a head (status line and fields, without the blank line) and picks how the body is framed. */
-  private parseHead(head: string): boolean {
+  /**
+   * Parses a head (status line and fields, `buf[start, end)` without the blank line) and picks how the
+   * body is framed. Bytes are scanned in place: only the three fields that matter are decoded.
+   */
+  private parseHead(buf: Buffer, start: number, end: number): boolean {
     // "HTTP/1.1 200 OK": the version, then a 3-digit status.
-    if (!head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 0x20) return false;
-    const status = Number(head.slice(9, 12));
-    if (!Number.isInteger(status) || status < 100 || status > 999) return false;
-    const http10 = head.charCodeAt(7) === 0x30;
+    if (end - start < 12 || buf.toString('latin1', start, start + 7) !== 'HTTP/1.' || buf[start + 8] !== 0x20)
+      return false;
+    const status = digit(buf[start + 9]) * 100 + digit(buf[start + 10]) * 10 + digit(buf[start + 11]);
+    if (!(status >= 100 && status <= 999)) return false;
+    const http10 = buf[start + 7] === 0x30;
     let length = -1;
     let chunked = false;
     let otherEncoding = false;
     let close = http10;
-    for (let at = head.indexOf('\r\n'); at >= 0; ) {
-      const next = head.indexOf('\r\n', at + 2);
-      const line = head.slice(at + 2, next < 0 ? head.length : next);
+    for (let at = buf.indexOf(LF, start); at >= 0 && at < end; ) {
+      const line = at + 1;
+      const next = buf.indexOf(LF, line);
+      const lineEnd = next < 0 || next > end ? end : next;
       at = next;
-      const colon = line.indexOf(':');
-      // Only three fields matter; their names have these lengths, so most lines are skipped unread.
-      if (colon !== 14 && colon !== 17 && colon !== 10) continue;
-      const name = line.slice(0, colon).toLowerCase();
-      const value = line
-        .slice(colon + 1)
+      // Only three fields matter, told apart by the length of their name: other lines are skipped unread.
+      let name: string | undefined;
+      if (buf[line + 14] === COLON) name = 'content-length';
+      else if (buf[line + 17] === COLON) name = 'transfer-encoding';
+      else if (buf[line + 10] === COLON) name = 'connection';
+      if (name === undefined || line + name.length >= lineEnd) continue;
+      if (buf.toString('latin1', line, line + name.length).toLowerCase() !== name) continue;
+      const value = buf
+        .toString('latin1', line + name.length + 1, lineEnd)
         .trim()
         .toLowerCase();
       if (name === 'content-length') {
@@ -177,10 +186,8 @@ export class ResponseReader {
       } else if (name === 'transfer-encoding') {
         if (value.endsWith('chunked')) chunked = true;
         else otherEncoding = true;
-      } else if (name === 'connection') {
-        if (value.includes('close')) close = true;
-        else if (value.includes('keep-alive')) close = false;
-      }
+      } else if (value.includes('close')) close = true;
+      else if (value.includes('keep-alive')) close = false;
     }
     if (status < 200) {
       // 101 hands the connection to another protocol: it is answered, and not reusable.
@@ -214,5 +221,9 @@ export class ResponseReader {
     this.state = State.Done;
   }
 }
+
+/** 0–9 for an ASCII digit, NaN otherwise (so a bad status fails its range check). */
+const digit = (byte: number | undefined): number =>
+  byte !== undefined && byte >= 0x30 && byte <= 0x39 ? byte - 0x30 : Number.NaN;
 
 const trimCr = (line: string): string => (line.endsWith('\r') ? line.slice(0, -1) : line);
