@@ -1,11 +1,21 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Thresholds } from '../src/lib/input';
+import type { RequestSpec, Thresholds } from '../src/lib/input';
 import { encodeHistogram, newHistogram } from '../src/lib/load/histogram';
 import { countOutcome, newCounters } from '../src/lib/load/summary';
 import { mergeSummaries, type Report } from '../src/lib/report/report';
 
 /** An error shaped like the SDK's service exceptions: what the code matches on is the name. */
 export const awsError = (name: string): Error => Object.assign(new Error(name), { name });
+
+/** A GET of /x with a 5 s timeout, with whatever a test changes. */
+export const requestSpec = (overrides: Partial<RequestSpec> = {}): RequestSpec => ({
+  method: 'GET',
+  path: '/x',
+  headers: {},
+  body: null,
+  timeoutMs: 5_000,
+  ...overrides,
+});
 
 /** A JUnit file as a JUnit reader sees it: validated, parsed, entities decoded; returns its one suite. */
 export function parseJunit(xml: string): any {

@@ -9,20 +9,14 @@ import type { RequestSpec } from '../../src/lib/input';
 import { runLoad } from '../../src/lib/load/engine';
 import type { LoadModel } from '../../src/lib/load/model';
 import { compileSingle } from '../../src/lib/load/scenario';
+import { requestSpec } from '../helpers';
 
 /**
  * The engine's HTTP/1.1 client against real loopback servers: Node's own (plain and TLS) for what a
  * well-behaved API does, and raw TCP servers for the framings and failures Node's server never sends.
  */
 
-const spec = (overrides: Partial<RequestSpec> = {}): RequestSpec => ({
-  method: 'GET',
-  path: '/x',
-  headers: {},
-  body: null,
-  timeoutMs: 5_000,
-  ...overrides,
-});
+const spec = requestSpec;
 
 const iterations = (n: number, concurrency = 1): LoadModel => ({ model: 'iterations', iterations: n, concurrency });
 

@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { RequestSpec } from '../../src/lib/input';
 import { runLoad } from '../../src/lib/load/engine';
 import { scheduleOf } from '../../src/lib/load/model';
 import { compileSingle } from '../../src/lib/load/scenario';
+import { requestSpec } from '../helpers';
 
 /** A loopback server that counts what it receives; `handle` decides each answer. */
 async function server(handle: (n: number, req: unknown, res: import('node:http').ServerResponse) => void) {
@@ -31,14 +31,7 @@ async function server(handle: (n: number, req: unknown, res: import('node:http')
   };
 }
 
-const spec = (overrides: Partial<RequestSpec> = {}): RequestSpec => ({
-  method: 'GET',
-  path: '/x',
-  headers: {},
-  body: null,
-  timeoutMs: 5_000,
-  ...overrides,
-});
+const spec = requestSpec;
 
 const token = async () => 't';
 

@@ -106,6 +106,29 @@ describe('runWorker against a real loopback server', () => {
     expect(String(put?.Body)).not.toContain('token-3');
   });
 
+  it.each([
+    ['iterations', { model: 'iterations', iterations: 50, concurrency: 3 }],
+    ['duration', { model: 'duration', durationSeconds: 1, concurrency: 3 }],
+    ['rate', { model: 'rate', ratePerSecond: 40, durationSeconds: 1, maxInFlight: 4 }],
+    ['stages', { model: 'stages', stages: [{ durationSeconds: 1, target: 60 }], maxInFlight: 4 }],
+  ])('%s: the worker counts exactly what the target received, and its summary says the same', async (_m, load) => {
+    const plan = buildPlan(
+      parseRunInput({ users: { NumberOfUsers: 5, StartDelaySeconds: 0 }, load, request: { path: '/items' } }),
+      'run-1',
+      'key',
+      800,
+    );
+    const result = await runWorker(
+      { firstUser: 3, lastUser: 4, settings: plan.worker, armedAt: new Date().toISOString() },
+      deps(),
+    );
+    expect(server.seen.length).toBeGreaterThan(0);
+    expect(result).toEqual({ firstUser: 3, users: 1, total: server.seen.length, ok: server.seen.length, failed: 0 });
+    const summary = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body)) as WorkerSummary;
+    expect(summary.counters).toMatchObject({ total: server.seen.length, responses: server.seen.length, notSent: 0 });
+    expect(decodeHistogram(summary.histogram).totalCount).toBe(server.seen.length);
+  });
+
   /** Users 99 (shard 0), 100 and 101 (shard 1), each with its own token. */
   const usersAcrossTwoShards = () => {
     sm.on(GetSecretValueCommand, { SecretId: 's/test-users/shard-00000' }).resolves({
