@@ -168,26 +168,18 @@ export class ResponseReader {
       const lineEnd = next < 0 || next > end ? end : next;
       at = next;
       // Only three fields matter, told apart by the length of their name: other lines are skipped unread.
-      let name: string | undefined;
-      if (buf[line + 14] === COLON) name = 'content-length';
-      else if (buf[line + 17] === COLON) name = 'transfer-encoding';
-      else if (buf[line + 10] === COLON) name = 'connection';
-      if (name === undefined || line + name.length >= lineEnd) continue;
-      if (buf.toString('latin1', line, line + name.length).toLowerCase() !== name) continue;
-      const value = buf
-        .toString('latin1', line + name.length + 1, lineEnd)
-        .trim()
-        .toLowerCase();
-      if (name === 'content-length') {
-        if (!/^[0-9]{1,15}$/.test(value)) return false;
-        const n = Number(value);
-        if (length >= 0 && n !== length) return false;
+      if (buf[line + 14] === COLON && sameName(buf, line, CONTENT_LENGTH)) {
+        const n = decimal(buf, line + 15, lineEnd);
+        if (n < 0 || (length >= 0 && n !== length)) return false;
         length = n;
-      } else if (name === 'transfer-encoding') {
-        if (value.endsWith('chunked')) chunked = true;
+      } else if (buf[line + 17] === COLON && sameName(buf, line, TRANSFER_ENCODING)) {
+        if (fieldValue(buf, line + 18, lineEnd).endsWith('chunked')) chunked = true;
         else otherEncoding = true;
-      } else if (value.includes('close')) close = true;
-      else if (value.includes('keep-alive')) close = false;
+      } else if (buf[line + 10] === COLON && sameName(buf, line, CONNECTION)) {
+        const value = fieldValue(buf, line + 11, lineEnd);
+        if (value.includes('close')) close = true;
+        else if (value.includes('keep-alive')) close = false;
+      }
     }
     if (status < 200) {
       // 101 hands the connection to another protocol: it is answered, and not reusable.
@@ -220,6 +212,36 @@ export class ResponseReader {
     this.keepAlive = keepAlive;
     this.state = State.Done;
   }
+}
+
+const CONTENT_LENGTH = Buffer.from('content-length');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+const CONNECTION = Buffer.from('connection');
+
+/** True when the field name at `at` is `lower` in any letter case (the names are letters and dashes). */
+function sameName(buf: Buffer, at: number, lower: Buffer): boolean {
+  for (let k = 0; k < lower.length; k++) if (((buf[at + k] ?? 0) | 0x20) !== lower[k]) return false;
+  return true;
+}
+
+/** A field value without its surrounding whitespace, in lower case. */
+const fieldValue = (buf: Buffer, from: number, to: number): string =>
+  buf.toString('latin1', from, to).trim().toLowerCase();
+
+/** The decimal number in `buf[from, to)` between optional whitespace; -1 when it is not one (or over 15 digits). */
+function decimal(buf: Buffer, from: number, to: number): number {
+  let at = from;
+  while (at < to && (buf[at] === 0x20 || buf[at] === 0x09)) at++;
+  let n = 0;
+  const first = at;
+  for (; at < to; at++) {
+    const d = (buf[at] ?? 0) - 0x30;
+    if (d < 0 || d > 9) break;
+    n = n * 10 + d;
+  }
+  if (at === first || at - first > 15) return -1;
+  while (at < to && (buf[at] === 0x20 || buf[at] === 0x09 || buf[at] === 0x0d)) at++;
+  return at === to ? n : -1;
 }
 
 /** 0–9 for an ASCII digit, NaN otherwise (so a bad status fails its range check). */
