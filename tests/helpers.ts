@@ -1,4 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT } from '../sls/definitions';
 import type { RequestSpec, Thresholds } from '../src/lib/input';
 import { encodeHistogram, newHistogram } from '../src/lib/load/histogram';
 import { countOutcome, newCounters } from '../src/lib/load/summary';
@@ -6,6 +10,46 @@ import { mergeSummaries, type Report } from '../src/lib/report/report';
 
 /** An error shaped like the SDK's service exceptions: what the code matches on is the name. */
 export const awsError = (name: string): Error => Object.assign(new Error(name), { name });
+
+/**
+ * Packages the service offline (`sls package --stage ci`, with `--param`s), as a deploy would, into a
+ * new temp dir the caller removes. sls and its esbuild plugin leave a folder of bundles per function
+ * in TMPDIR on every package: they get a scratch TMPDIR of their own, removed here.
+ */
+export function packageService(params: readonly string[] = []): { dir: string; file: string; template: any } {
+  const dir = mkdtempSync(join(tmpdir(), 'apiloadtest-package-'));
+  const scratch = mkdtempSync(join(tmpdir(), 'apiloadtest-sls-tmp-'));
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        require.resolve('osls/bin/serverless.js'),
+        'package',
+        '--package',
+        dir,
+        '--stage',
+        'ci',
+        ...params.flatMap((param) => ['--param', param]),
+      ],
+      {
+        cwd: ROOT,
+        stdio: 'pipe',
+        env: {
+          ...process.env,
+          AWS_ACCESS_KEY_ID: '',
+          AWS_SECRET_ACCESS_KEY: '',
+          SLS_TELEMETRY_DISABLED: '1',
+          TMPDIR: scratch,
+        },
+        timeout: 180_000,
+      },
+    );
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const file = join(dir, 'cloudformation-template-update-stack.json');
+  return { dir, file, template: JSON.parse(readFileSync(file, 'utf8')) };
+}
 
 /** A GET of /x with a 5 s timeout, with whatever a test changes. */
 export const requestSpec = (overrides: Partial<RequestSpec> = {}): RequestSpec => ({

@@ -1,8 +1,6 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ROOT } from '../../sls/definitions';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { packageService } from '../helpers';
 
 type Resource = { Type: string; Properties: Record<string, any>; Condition?: string };
 type Template = {
@@ -31,31 +29,8 @@ const POOL_ARN = {
 };
 
 /** Packages the service offline with `--param`s, as `sls package` would for a deploy. */
-function packageWith(params: string[]): { template: Template; file: string; dir: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'apiloadtest-package-byo-'));
-  execFileSync(
-    process.execPath,
-    [
-      require.resolve('osls/bin/serverless.js'),
-      'package',
-      '--package',
-      dir,
-      '--stage',
-      'ci',
-      '--param',
-      'apiGatewayUrl=https://x.execute-api.us-east-1.amazonaws.com/items',
-      ...params.flatMap((param) => ['--param', param]),
-    ],
-    {
-      cwd: ROOT,
-      stdio: 'pipe',
-      env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', SLS_TELEMETRY_DISABLED: '1' },
-      timeout: 180_000,
-    },
-  );
-  const file = join(dir, 'cloudformation-template-update-stack.json');
-  return { template: JSON.parse(readFileSync(file, 'utf8')), file, dir };
-}
+const packageWith = (params: string[]): { template: Template; file: string; dir: string } =>
+  packageService(['apiGatewayUrl=https://x.execute-api.us-east-1.amazonaws.com/items', ...params]);
 
 const ofType = (template: Template, type: string) =>
   Object.entries(template.Resources).filter(([, r]) => r.Type === type);

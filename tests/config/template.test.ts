@@ -1,8 +1,8 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, readYaml, STATE_MACHINE_FILES } from '../../sls/definitions';
+import { readYaml, STATE_MACHINE_FILES } from '../../sls/definitions';
+import { packageService } from '../helpers';
 
 type Resource = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string };
 type Statement = { Sid?: string; Effect: string; Action: string | string[]; Resource: unknown; Condition?: any };
@@ -47,18 +47,9 @@ describe('packaged CloudFormation template (sls package)', () => {
     allStatements().filter((s) => s.Effect === 'Allow' && actionsOf(s).some((a) => a.startsWith('kms:')));
 
   beforeAll(() => {
-    outDir = mkdtempSync(join(tmpdir(), 'apiloadtest-package-'));
-    execFileSync(
-      process.execPath,
-      [require.resolve('osls/bin/serverless.js'), 'package', '--package', outDir, '--stage', 'ci'],
-      {
-        cwd: ROOT,
-        stdio: 'pipe',
-        env: { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', SLS_TELEMETRY_DISABLED: '1' },
-        timeout: 180_000,
-      },
-    );
-    template = JSON.parse(readFileSync(join(outDir, 'cloudformation-template-update-stack.json'), 'utf8'));
+    const packaged = packageService();
+    outDir = packaged.dir;
+    template = packaged.template;
   }, 200_000);
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
