@@ -287,6 +287,26 @@ describe('HTTP client: failures, each counted once', () => {
       },
     ));
 
+  it('never sends a request twice: on a kept-alive socket the server closed without saying so, it fails once', () => {
+    let answered = 0;
+    return using(
+      // Closes after every answer without `Connection: close`: the next request may leave on a socket
+      // already closed, which the server never answers.
+      rawTarget((socket) => {
+        if (socket.writableEnded) return;
+        answered++;
+        socket.end('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      }),
+      async (target) => {
+        const result = await run(target, {}, iterations(50));
+        expect(result.counters.total).toBe(50);
+        expect(result.counters.ok).toBe(answered);
+        expect(result.counters.total - result.counters.ok).toBe(result.counters.errors.ECONNRESET ?? 0);
+        expect(target.requests()).toBeLessThanOrEqual(50);
+      },
+    );
+  });
+
   it('counts bytes that are not HTTP as invalid_response', () =>
     using(
       rawTarget((socket) => socket.write('SSH-2.0-OpenSSH_9.2\r\n\r\n')),
@@ -307,6 +327,16 @@ describe('HTTP client: failures, each counted once', () => {
         expect(result.counters).toMatchObject({ total: 6, ok: 4, failed: 2, errors: { timeout: 2 } });
         expect(target.connections()).toBe(3);
         expect(result.latency.maxUs).toBeLessThan(100_000);
+      },
+    ));
+
+  it('counts an answer that came after timeoutMs as a timeout, even before the deadline sweep saw it', () =>
+    using(
+      httpTarget((_req, res) => setTimeout(() => res.end('just late'), 110)),
+      async (target) => {
+        const result = await run(target, { timeoutMs: 100 }, iterations(12, 6));
+        expect(result.counters).toMatchObject({ total: 12, ok: 0, failed: 12, errors: { timeout: 12 } });
+        expect(result.latency.maxUs).toBe(0);
       },
     ));
 

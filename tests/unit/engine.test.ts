@@ -111,8 +111,11 @@ describe('runLoad', () => {
 
   it('counts a reset mid-response as ECONNRESET and a 503 as a failed response', async () => {
     const target = await server((n, _req, res) => {
-      if (n % 2 === 0) res.socket?.destroy();
-      else {
+      // Cut mid-body: a request whose answer had begun is never sent again.
+      if (n % 2 === 0) {
+        res.writeHead(200, { 'content-length': '100' });
+        res.write('half', () => res.socket?.destroy());
+      } else {
         res.statusCode = 503;
         res.end('busy');
       }

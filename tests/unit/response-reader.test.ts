@@ -85,11 +85,24 @@ describe('ResponseReader', () => {
     });
   });
 
+  it('reads a response with both framings as chunked, and does not reuse its connection', () => {
+    expect(
+      once('HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n'),
+    ).toMatchObject({ result: COMPLETE, status: 200, keepAlive: false });
+  });
+
+  it('reads a status line with no reason phrase', () => {
+    expect(once('HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n')).toMatchObject({ result: COMPLETE, status: 200 });
+  });
+
   it.each([
     ['not HTTP', 'SSH-2.0-OpenSSH\r\n\r\n'],
     ['a bad status', 'HTTP/1.1 2x0 OK\r\n\r\n'],
     ['two different lengths', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nxx'],
     ['a bad length', 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n'],
+    ['a four-digit status', 'HTTP/1.1 2000 OK\r\n\r\n'],
+    ['an unknown version', 'HTTP/1.x 200 OK\r\n\r\n'],
+    ['a chunk longer than its size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nxy\r\n0\r\n\r\n'],
     ['a bad chunk size', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'],
   ])('refuses %s', (_name, bytes) => {
     expect(once(bytes).result).toBe(INVALID);

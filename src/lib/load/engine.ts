@@ -101,6 +101,7 @@ interface InFlight {
   readonly stats: NamedResult;
   readonly intendedAt: number;
   readonly sentAt: number;
+  readonly timeoutMs: number;
   readonly resolve: () => void;
 }
 
@@ -169,7 +170,14 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     connection.context = undefined;
     pool.release(connection);
     if (!request) return;
-    record(request.stats, error === undefined ? { status } : { error }, request.intendedAt, request.sentAt);
+    // The deadline sweep runs every few ms: an answer that came after the limit, before the sweep, is still late.
+    const late = error === undefined && mono() - request.sentAt > request.timeoutMs;
+    record(
+      request.stats,
+      error === undefined && !late ? { status } : { error: error ?? TIMEOUT },
+      request.intendedAt,
+      request.sentAt,
+    );
     request.resolve();
   };
   // Each request's bytes, rebuilt only when its templated parts or the token change.
@@ -206,12 +214,17 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     const bytes = bytesOf(index, request, iteration, token);
     return new Promise((resolve) => {
       const connection = pool.acquire();
-      connection.context = { stats, intendedAt: intendedAt ?? sentAt, sentAt, resolve };
+      connection.context = { stats, intendedAt: intendedAt ?? sentAt, sentAt, timeoutMs: request.timeoutMs, resolve };
       connection.send(bytes, request.method === 'HEAD', sentAt + request.timeoutMs);
     });
   };
   const sendOne = (index: number, iteration: number, intendedAt?: number): Promise<void> => {
-    const token = options.token();
+    let token: string | Promise<string>;
+    try {
+      token = options.token();
+    } catch {
+      token = Promise.reject();
+    }
     if (typeof token === 'string') return send(index, iteration, intendedAt, token);
     return token.then(
       (fresh) => send(index, iteration, intendedAt, fresh),

@@ -127,8 +127,9 @@ export class Connection<T> {
 
   /**
    * The socket ended, failed or closed: a body read until close is complete; anything else in flight
-   * failed. Nothing is retried, not even on a keep-alive socket the server closed just as the request
-   * left: the server may have seen it, so it is counted as sent and failed.
+   * failed. Nothing is retried: a server that closes a kept-alive connection without saying
+   * `Connection: close` (or whose idle timeout fires) as the next request leaves may have read it, so
+   * that request is counted once, as a transport failure, and the target never sees it twice.
    */
   private onClosed(error: string | undefined): void {
     this.drop();

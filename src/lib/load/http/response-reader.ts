@@ -119,11 +119,10 @@ export class ResponseReader {
           break;
         }
         case State.ChunkEnd: {
-          // The CRLF after a chunk's data.
-          const take = Math.min(this.remaining, buf.length - i);
-          this.remaining -= take;
-          i += take;
-          if (this.remaining === 0) this.state = State.ChunkSize;
+          // The CRLF after a chunk's data: anything else means the chunk sizes are not what was sent.
+          if (buf[i] !== (this.remaining === 2 ? 0x0d : 0x0a)) return INVALID;
+          i++;
+          if (--this.remaining === 0) this.state = State.ChunkSize;
           break;
         }
         case State.UntilClose:
@@ -153,7 +152,13 @@ export class ResponseReader {
    */
   private parseHead(buf: Buffer, start: number, end: number): boolean {
     // "HTTP/1.1 200 OK": the version, then a 3-digit status.
-    if (end - start < 12 || buf.toString('latin1', start, start + 7) !== 'HTTP/1.' || buf[start + 8] !== 0x20)
+    if (
+      end - start < 12 ||
+      buf.toString('latin1', start, start + 7) !== 'HTTP/1.' ||
+      (buf[start + 7] !== 0x30 && buf[start + 7] !== 0x31) ||
+      buf[start + 8] !== 0x20 ||
+      (end - start > 12 && buf[start + 12] !== 0x20 && buf[start + 12] !== 0x0d)
+    )
       return false;
     const status = digit(buf[start + 9]) * 100 + digit(buf[start + 10]) * 10 + digit(buf[start + 11]);
     if (!(status >= 100 && status <= 999)) return false;
@@ -193,8 +198,11 @@ export class ResponseReader {
     this.status = status;
     this.keepAlive = !close;
     if (this.headRequest || status === 204 || status === 304) this.state = State.Done;
-    else if (chunked && !otherEncoding) this.state = State.ChunkSize;
-    else if (otherEncoding) {
+    else if (chunked && !otherEncoding) {
+      this.state = State.ChunkSize;
+      // Both framings at once (RFC 9112 §6.3): read as chunked, but never trust the connection again.
+      if (length >= 0) this.keepAlive = false;
+    } else if (otherEncoding) {
       this.state = State.UntilClose;
       this.keepAlive = false;
     } else if (length >= 0) {
