@@ -240,9 +240,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
    * One iteration: one request picked by weight, or every step in order. A flow's first step is timed
    * from the intended start, the next ones from their own send; a stop between steps leaves the rest unsent.
    */
-  const runIteration = async (intendedAt?: number): Promise<void> => {
-    const iteration = iterations++;
-    if (scenario.mode === 'mix') return sendOne(scenario.pick(), iteration, intendedAt);
+  const runFlow = async (iteration: number, intendedAt?: number): Promise<void> => {
     for (let step = 0; step < steps; step++) {
       if (step > 0 && halted()) {
         counters.notSent += steps - step;
@@ -251,6 +249,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       await sendOne(step, iteration, step === 0 ? intendedAt : undefined);
     }
   };
+  // Not async: a mix hands back its request's own promise, with no wrapper promise per request.
+  const runIteration = (intendedAt?: number): Promise<void> =>
+    scenario.mode === 'mix' ? sendOne(scenario.pick(), iterations++, intendedAt) : runFlow(iterations++, intendedAt);
   const perIteration = scenario.mode === 'flow' ? steps : 1;
   const startedAt = now();
   try {
