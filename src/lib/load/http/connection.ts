@@ -57,10 +57,6 @@ export class Connection<T> {
     private readonly settle: Settle<T>,
   ) {}
 
-  get inFlight(): boolean {
-    return this.busy;
-  }
-
   /** Sends one request; `settle` is called exactly once, unless `abort` settles it first. */
   send(bytes: Buffer, head: boolean, deadline: number): void {
     this.busy = true;
