@@ -75,20 +75,23 @@ describe('runWorker against a real loopback server', () => {
     retry: { sleep: async () => {} },
   });
 
-  it('sends exactly NumberOfCallsPerUser requests, each with the bearer token, within the concurrency bound', async () => {
-    const plan = buildPlan(
-      parseRunInput({
-        users: { NumberOfUsers: 5, NumberOfCallsPerUser: 37, ConcurrencyPerUser: 4, StartDelaySeconds: 0 },
-        request: { path: '/items' },
-      }),
-      'run-1',
-      'key',
-      800,
-    );
-    const result = await runWorker(
-      { firstUser: 3, lastUser: 4, settings: plan.worker, armedAt: new Date().toISOString() },
+  /** Plans a run of `input` and runs its user 3 alone (the secret and login above are user 3's). */
+  const runUser3 = (input: unknown) =>
+    runWorker(
+      {
+        firstUser: 3,
+        lastUser: 4,
+        settings: buildPlan(parseRunInput(input), 'run-1', 'key', 800).worker,
+        armedAt: new Date().toISOString(),
+      },
       deps(),
     );
+
+  it('sends exactly NumberOfCallsPerUser requests, each with the bearer token, within the concurrency bound', async () => {
+    const result = await runUser3({
+      users: { NumberOfUsers: 5, NumberOfCallsPerUser: 37, ConcurrencyPerUser: 4, StartDelaySeconds: 0 },
+      request: { path: '/items' },
+    });
     expect(result).toEqual({ firstUser: 3, users: 1, total: 37, ok: 37, failed: 0 });
     expect(server.seen).toHaveLength(37);
     for (const request of server.seen) {
@@ -112,16 +115,11 @@ describe('runWorker against a real loopback server', () => {
     ['rate', { model: 'rate', ratePerSecond: 40, durationSeconds: 1, maxInFlight: 4 }],
     ['stages', { model: 'stages', stages: [{ durationSeconds: 1, target: 60 }], maxInFlight: 4 }],
   ])('%s: the worker counts exactly what the target received, and its summary says the same', async (_m, load) => {
-    const plan = buildPlan(
-      parseRunInput({ users: { NumberOfUsers: 5, StartDelaySeconds: 0 }, load, request: { path: '/items' } }),
-      'run-1',
-      'key',
-      800,
-    );
-    const result = await runWorker(
-      { firstUser: 3, lastUser: 4, settings: plan.worker, armedAt: new Date().toISOString() },
-      deps(),
-    );
+    const result = await runUser3({
+      users: { NumberOfUsers: 5, StartDelaySeconds: 0 },
+      load,
+      request: { path: '/items' },
+    });
     expect(server.seen.length).toBeGreaterThan(0);
     expect(result).toEqual({ firstUser: 3, users: 1, total: server.seen.length, ok: server.seen.length, failed: 0 });
     const summary = JSON.parse(String(s3.commandCalls(PutObjectCommand)[0]?.args[0].input.Body)) as WorkerSummary;

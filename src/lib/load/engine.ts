@@ -158,13 +158,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       outcomes.publish({ origin: targetOrigin, response: us !== undefined } satisfies OutcomeMessage);
   };
 
-  const pool = new ConnectionPool<InFlight>(
-    endpointOf(options.target, options.ca),
-    (connection, status, error) => settle(connection, status, error),
-    timeoutTickMs(scenario),
-    mono,
-    TIMEOUT,
-  );
+  /** A request's end on its connection: the outcome is recorded, the connection freed, the sender resumed. */
   const settle = (connection: Connection<InFlight>, status: number, error: string | undefined): void => {
     const request = connection.context;
     connection.context = undefined;
@@ -180,6 +174,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     );
     request.resolve();
   };
+  const pool = new ConnectionPool<InFlight>(
+    endpointOf(options.target, options.ca),
+    settle,
+    timeoutTickMs(scenario),
+    mono,
+    TIMEOUT,
+  );
   // Each request's bytes, rebuilt only when its templated parts or the token change.
   const host = options.target.host;
   const built = scenario.requests.map(() => ({
