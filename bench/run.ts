@@ -29,7 +29,7 @@
  *    ≥ 90%) and the failures (want 0). 1,000 users (about 25 s; BENCH_PROVISION_USERS=200 shortens it,
  *    but the rate then reads low: the first seconds of a run are a larger share of it).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
@@ -44,33 +44,23 @@ import { mergeSummaries } from '../src/lib/report/report';
 import { benchCompare, DOCS_FILE } from './compare';
 import { BenchUsageError, engineOnlyMain } from './engine-only';
 import { benchProvision } from './provision';
+import { startTarget } from './target';
 
 const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? 0;
 };
 
-const SERVER = `
-const http = require('node:http');
-const body = '{"ok":true}';
-const server = http.createServer((req, res) => { req.resume(); res.writeHead(200, {'content-type':'application/json','content-length':body.length}); res.end(body); });
-server.keepAliveTimeout = 60000;
-server.listen(0, '127.0.0.1', () => process.send(server.address().port));
-process.on('disconnect', () => process.exit(0));
-setTimeout(() => process.exit(0), 300000).unref();
-`;
-
-/** The loopback server in its own process, so its CPU and memory are not the generator's. */
+/** The Node target of the comparison, unpinned, in its own process (its CPU and memory are not ours). */
 async function startServer(): Promise<{ port: number; stop: () => void }> {
-  const child = spawn(process.execPath, ['-e', SERVER], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  const port = await new Promise<number>((resolve) => child.once('message', (m) => resolve(Number(m))));
-  return {
-    port,
-    stop: () => {
-      child.disconnect();
-      child.kill();
-    },
-  };
+  const target = await startTarget({
+    nginxPath: undefined,
+    tasksetPath: undefined,
+    timeoutPath: undefined,
+    cpu: undefined,
+    limitSeconds: 900,
+  });
+  return { port: Number(new URL(target.url).port), stop: target.stop };
 }
 
 async function benchWorkerMemory(calls: number): Promise<void> {
